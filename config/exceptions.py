@@ -1,0 +1,97 @@
+"""One error type crosses the layers: services raise Django's ValidationError with a stable
+code; this handler turns it into the API's 400 (or 409 for conflicts with the current state)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+# Codes that mean "the request is fine but the world has moved": 409, not 400.
+CONFLICT_CODES = frozenset(
+    {
+        "conflict",
+        "invalid_transition",
+        "idempotency_key_reused",
+        "stale",
+        "in_use",
+    }
+)
+
+# A service's own permission check ("you may not do this here") is a 403.
+FORBIDDEN_CODES = frozenset({"forbidden"})
+
+
+def _status_for(codes: set[str]) -> int:
+    if codes & FORBIDDEN_CODES:
+        return status.HTTP_403_FORBIDDEN
+    if codes & CONFLICT_CODES:
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_400_BAD_REQUEST
+
+
+def _first_code(error: DjangoValidationError) -> str:
+    for item in error.error_list if not hasattr(error, "error_dict") else []:
+        if item.code:
+            return item.code
+    return "invalid"
+
+
+def validation_error_body(error: DjangoValidationError) -> tuple[dict, int]:
+    """Body and status for a Django ValidationError raised by a service or a rule."""
+    if hasattr(error, "error_dict"):
+        body = {
+            field: [str(msg) for e in errs for msg in e.messages] for field, errs in error.error_dict.items()
+        }
+        codes = sorted({e.code or "invalid" for errs in error.error_dict.values() for e in errs})
+        if "__all__" in body:
+            body["non_field_errors"] = body.pop("__all__")
+        return body, _status_for(set(codes))
+    code = _first_code(error)
+    messages = [str(m) for m in error.messages]
+    body = {"detail": messages[0] if messages else _("Invalid request."), "code": code}
+    if len(error.error_list) > 1:
+        body["errors"] = [
+            {"code": e.code or "invalid", "detail": str(e.message % (e.params or {}))}
+            for e in error.error_list
+        ]
+    return body, _status_for({code})
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        body, status_code = validation_error_body(exc)
+        return Response(body, status=status_code)
+    if isinstance(exc, IntegrityError):
+        # The database constraint is the last guard behind the services' own checks.
+        logger.info("Integrity error mapped to 409: %s", exc)
+        return Response(
+            {
+                "detail": _("The request conflicts with the current state of the data."),
+                "code": "conflict",
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.APIException) and isinstance(data, dict) and "code" not in data:
+        codes = exc.get_codes()
+        if "detail" in data:
+            data["code"] = codes if isinstance(codes, str) else "invalid"
+    return response
