@@ -252,3 +252,48 @@ class User(AbstractUser):
         if self.is_centre_admin:
             return True
         return self.is_school_admin and school_id is not None and self.school_id == school_id
+
+
+class Qualification(models.Model):
+    """A training a teacher must hold to book some resources (e.g. chemistry-lab safety)."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=150, blank=True)
+    validity_months = models.PositiveSmallIntegerField(
+        _("valid for (months)"), null=True, blank=True, help_text=_("Empty: never expires.")
+    )
+
+    class Meta:
+        verbose_name = _("qualification")
+        verbose_name_plural = _("qualifications")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeacherQualification(models.Model):
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="qualifications", verbose_name=_("teacher")
+    )
+    qualification = models.ForeignKey(
+        Qualification, on_delete=models.PROTECT, related_name="holders", verbose_name=_("qualification")
+    )
+    obtained_on = models.DateField(_("obtained on"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("teacher qualification")
+        verbose_name_plural = _("teacher qualifications")
+        ordering = ["user", "qualification"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "qualification"], name="qualification_once_per_user"),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gt=F("obtained_on")),
+                name="qualification_expires_after_obtained",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.qualification}"

@@ -66,3 +66,103 @@ class UserFactory(factory.django.DjangoModelFactory):
     school = factory.SubFactory(SchoolFactory)
     is_staff = factory.LazyAttribute(lambda u: u.role in ("school_admin", "centre_admin"))
     password = factory.django.Password("correct-horse-battery")
+
+
+# --- equipment ------------------------------------------------------------------------------
+
+from equipment.models import Asset, CatalogItem, Interface, MaintenanceTicket, OpeningHours, Resource  # noqa: E402
+
+
+class InterfaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interface
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"iface{n}")
+    kind = "data"
+    name = factory.LazyAttribute(lambda o: o.code)
+    name_en = factory.LazyAttribute(lambda o: o.code)
+
+
+class CatalogItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CatalogItem
+        django_get_or_create = ("code",)
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"TST-{n:04d}")
+    name = factory.Sequence(lambda n: f"测试器材{n}")
+    name_en = factory.Sequence(lambda n: f"Test item {n}")
+    category = "physics"
+    unit_value_cny = Decimal("100.00")
+
+    @factory.post_generation
+    def requires(self, create, extracted, **kwargs):
+        """requires=["hdmi", "ac220_cn3"]: interface codes, created on the fly."""
+        if create and extracted:
+            self.requires.set([InterfaceFactory(code=c) for c in extracted])
+
+
+class ResourceFactory(factory.django.DjangoModelFactory):
+    """A shared physics lab open Monday-Friday 08:00-17:00 unless told otherwise."""
+
+    class Meta:
+        model = Resource
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"物理实验室{n}")
+    kind = "lab"
+    subject = "physics"
+    school = factory.SubFactory(SchoolFactory)
+    capacity = 40
+    shared = True
+    requires_approval = False
+    min_notice_hours = 24
+    max_advance_days = 28
+    min_minutes = 30
+    max_minutes = 240
+
+    @factory.post_generation
+    def hours(self, create, extracted, **kwargs):
+        if not create or extracted is False:
+            return
+        ranges = extracted or [(d, dt.time(8), dt.time(17)) for d in range(5)]
+        OpeningHours.objects.bulk_create(
+            OpeningHours(resource=self, weekday=w, start=s, end=e) for w, s, e in ranges
+        )
+
+    @factory.post_generation
+    def provides(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.provides.set([InterfaceFactory(code=c) for c in extracted])
+
+
+class KitFactory(ResourceFactory):
+    name = factory.Sequence(lambda n: f"移动物理实验室{n}")
+    kind = "mobile_kit"
+    transit_buffer_minutes = 120
+    shared = True
+
+
+class AssetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Asset
+
+    tag = factory.Sequence(lambda n: f"A-{n:06d}")
+    catalog_item = factory.SubFactory(CatalogItemFactory)
+    school = factory.SubFactory(SchoolFactory)
+    status = "in_service"
+    condition = "good"
+    value_cny = Decimal("100.00")
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MaintenanceTicket
+
+    resource = factory.SubFactory(ResourceFactory)
+    school = factory.LazyAttribute(lambda t: t.resource.school if t.resource else t.asset.school)
+    description = "投影仪无法开机"
+    reported_by = factory.SubFactory(UserFactory, school=factory.SelfAttribute("..school"))
+    reported_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
+    due_at = factory.LazyAttribute(lambda t: t.reported_at + dt.timedelta(hours=24))
