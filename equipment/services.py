@@ -199,7 +199,7 @@ def asset_create(*, actor: User, data: Mapping[str, Any]) -> Asset:
         data.setdefault("school", actor.school)
     asset = Asset()
     _assign(asset, data, ASSET_FIELDS)
-    if asset.value_cny in (None, "") and asset.catalog_item_id:
+    if data.get("value_cny") in (None, "") and asset.catalog_item_id:
         asset.value_cny = asset.catalog_item.unit_value_cny
     asset_validate(actor=actor, asset=asset)
     asset.save()

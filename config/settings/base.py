@@ -200,6 +200,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" or "kind"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "DistrictKindEnum": "schools.models.District.Kind",
+        "ResourceKindEnum": "equipment.models.Resource.Kind",
+        "InterfaceKindEnum": "equipment.models.Interface.Kind",
+        "ResourceStatusEnum": "equipment.models.Resource.Status",
+        "AssetStatusEnum": "equipment.models.Asset.Status",
+        "TicketStatusEnum": "equipment.models.MaintenanceTicket.Status",
+    },
 }
 
 # --- Security defaults (production.py tightens) ---------------------------------------------
