@@ -179,6 +179,13 @@ class Resource(models.Model):
     max_advance_days = models.PositiveIntegerField(
         _("maximum advance (days)"), default=28, validators=[MinValueValidator(1), MaxValueValidator(366)]
     )
+    county_advance_days = models.PositiveIntegerField(
+        _("county schools may book this many days ahead"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text=_("The county priority window for this resource; empty: the city-wide setting."),
+    )
     min_minutes = models.PositiveIntegerField(
         _("minimum length (minutes)"),
         default=30,
