@@ -9,6 +9,7 @@ from config.health import healthz
 api_v1 = [
     path("", include("schools.api.urls")),
     path("", include("equipment.api.urls")),
+    path("", include("booking.api.urls")),
 ]
 
 urlpatterns = [

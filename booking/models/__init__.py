@@ -1,3 +1,13 @@
 """The booking app's models, one module per concern."""
 
+from .bookings import (  # noqa: F401
+    ACTIVE_STATUSES,
+    Booking,
+    BookingEvent,
+    BookingStatus,
+    Closure,
+    EquitySettings,
+    IdempotencyRecord,
+    SchoolQuota,
+)
 from .holidays import HolidayYear, OfficialDay  # noqa: F401

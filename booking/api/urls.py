@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("bookings/", views.BookingListCreateApi.as_view(), name="booking-list"),
+    path("bookings/<int:pk>/", views.BookingDetailApi.as_view(), name="booking-detail"),
+    path("bookings/<int:pk>/cancel/", views.BookingCancelApi.as_view(), name="booking-cancel"),
+    path("bookings/<int:pk>/approve/", views.BookingApproveApi.as_view(), name="booking-approve"),
+    path("bookings/<int:pk>/reject/", views.BookingRejectApi.as_view(), name="booking-reject"),
+    path("bookings/<int:pk>/check-in/", views.BookingCheckInApi.as_view(), name="booking-check-in"),
+    path("bookings/<int:pk>/check-out/", views.BookingCheckOutApi.as_view(), name="booking-check-out"),
+    path(
+        "resources/<int:pk>/availability/",
+        views.ResourceAvailabilityApi.as_view(),
+        name="resource-availability",
+    ),
+    path("availability/", views.AvailabilitySearchApi.as_view(), name="availability-search"),
+    path("closures/", views.ClosureListCreateApi.as_view(), name="closure-list"),
+    path("closures/<int:pk>/", views.ClosureDetailApi.as_view(), name="closure-detail"),
+]

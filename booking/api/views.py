@@ -1,0 +1,367 @@
+"""Thin HTTP adapters over booking.services and booking.selectors."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from booking import selectors, services
+from booking.idempotency import idempotent
+from booking.models import Booking, Closure
+from config.api import object_or_404, paginate
+from equipment.selectors import resource_list_for
+from schools.models import School
+from schools.rules import parse_periods
+
+from .filters import BookingFilter, ClosureFilter
+from .serializers import (
+    AvailabilityOutputSerializer,
+    BookingCreateInputSerializer,
+    BookingOutputSerializer,
+    CheckInInputSerializer,
+    ClosureSerializer,
+    ReasonInputSerializer,
+    SearchResultSerializer,
+)
+
+MAX_WINDOW = dt.timedelta(days=62)
+
+
+class BookingWriteThrottle(ScopedRateThrottle):
+    scope_attr = "throttle_scope"
+
+    def allow_request(self, request, view):
+        if request.method == "GET":
+            return True
+        return super().allow_request(request, view)
+
+
+class IsBookingUser(IsAuthenticated):
+    """Analysts read aggregates only: no booking lists, no personal data."""
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and not request.user.is_analyst
+
+
+class BookingListCreateApi(generics.GenericAPIView):
+    permission_classes = [IsBookingUser]
+    serializer_class = BookingOutputSerializer
+    filterset_class = BookingFilter
+    throttle_classes = [BookingWriteThrottle]
+    throttle_scope = "booking_write"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Booking.objects.none()
+        return selectors.booking_list_for(self.request.user)
+
+    @extend_schema(responses=BookingOutputSerializer(many=True))
+    def get(self, request):
+        return paginate(self, request, self.filter_queryset(self.get_queryset()), BookingOutputSerializer)
+
+    @extend_schema(
+        request=BookingCreateInputSerializer,
+        responses={201: BookingOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+    )
+    def post(self, request):
+        return idempotent(request, lambda: self._create(request))
+
+    def _create(self, request):
+        ser = BookingCreateInputSerializer(data=request.data)
+        ser.fields["resource"].queryset = resource_list_for(request.user)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        resource = data["resource"]
+        periods = ""
+        if "periods" in data:
+            resolved = services.resolve_periods(resource=resource, date=data["date"], periods=data["periods"])
+            start, end, periods = resolved.start, resolved.end, resolved.periods
+        else:
+            start, end = data["start"], data["end"]
+        booking = services.booking_create(
+            actor=request.user,
+            resource=resource,
+            start=start,
+            end=end,
+            class_size=data["class_size"],
+            purpose=data["purpose"],
+            periods=periods,
+        )
+        booking = selectors.booking_list_for(request.user).get(pk=booking.pk)
+        body = BookingOutputSerializer(booking, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class BookingDetailApi(APIView):
+    permission_classes = [IsBookingUser]
+
+    @extend_schema(responses=BookingOutputSerializer)
+    def get(self, request, pk):
+        booking = object_or_404(selectors.booking_list_for(request.user), pk=pk)
+        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
+
+
+class _BookingActionApi(APIView):
+    permission_classes = [IsBookingUser]
+    throttle_classes = [BookingWriteThrottle]
+    throttle_scope = "booking_write"
+    input_serializer = ReasonInputSerializer
+
+    def act(self, request, booking, data):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def post(self, request, pk):
+        booking = object_or_404(selectors.booking_list_for(request.user), pk=pk)
+        ser = self.input_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        booking = self.act(request, booking, ser.validated_data)
+        booking = selectors.booking_list_for(request.user).get(pk=booking.pk)
+        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
+
+
+def _action(name, fn, serializer=ReasonInputSerializer, doc=""):
+    def act(self, request, booking, data):
+        return fn(request.user, booking, data)
+
+    cls = type(
+        f"Booking{name}Api",
+        (_BookingActionApi,),
+        {"act": act, "input_serializer": serializer, "__doc__": doc},
+    )
+    cls.post = extend_schema(request=serializer, responses=BookingOutputSerializer)(cls.post)
+    return cls
+
+
+BookingCancelApi = _action(
+    "Cancel",
+    lambda u, b, d: services.booking_cancel(actor=u, booking=b, reason=d["reason"]),
+    doc="The booker or the resource's admins cancel, with a reason.",
+)
+BookingApproveApi = _action(
+    "Approve", lambda u, b, d: services.booking_approve(actor=u, booking=b, reason=d["reason"]),
+    doc="The resource's school admin approves a pending request.",
+)  # fmt: skip
+BookingRejectApi = _action(
+    "Reject", lambda u, b, d: services.booking_reject(actor=u, booking=b, reason=d["reason"]),
+    doc="The resource's school admin rejects a pending request.",
+)  # fmt: skip
+BookingCheckInApi = _action(
+    "CheckIn",
+    lambda u, b, d: services.booking_check_in(actor=u, booking=b, code=d.get("code") or None),
+    CheckInInputSerializer,
+    doc="The booker checks in on arrival (from 30 minutes before the start); the owner school's admin "
+    "may confirm with the booker's code.",
+)
+BookingCheckOutApi = _action(
+    "CheckOut", lambda u, b, d: services.booking_check_out(actor=u, booking=b), doc="The booker checks out."
+)
+
+
+def _parse_dt(value, field):
+    from rest_framework.fields import DateTimeField
+
+    if not value:
+        raise ValidationError({field: ValidationError(_("This parameter is required."), code="required")})
+    try:
+        return DateTimeField().to_internal_value(value)
+    except Exception:
+        raise ValidationError(
+            {field: ValidationError(_("Enter a date-time like 2026-12-01T08:00."), code="invalid")}
+        ) from None
+
+
+def _parse_date(value, field):
+    if not value:
+        raise ValidationError({field: ValidationError(_("This parameter is required."), code="required")})
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            {field: ValidationError(_("Enter a date as YYYY-MM-DD."), code="invalid")}
+        ) from None
+
+
+def _parse_int(value, field, lo, hi):
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or not lo <= number <= hi:
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    _("Enter a whole number from %(lo)s to %(hi)s.") % {"lo": lo, "hi": hi}, code="invalid"
+                )
+            }
+        )
+    return number
+
+
+class ResourceAvailabilityApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATETIME, required=True),
+            OpenApiParameter("end", OpenApiTypes.DATETIME, required=True),
+        ],
+        responses=AvailabilityOutputSerializer,
+    )
+    def get(self, request, pk):
+        resource = object_or_404(resource_list_for(request.user), pk=pk)
+        start = _parse_dt(request.query_params.get("start"), "start")
+        end = _parse_dt(request.query_params.get("end"), "end")
+        if end <= start:
+            raise ValidationError(
+                {"end": ValidationError(_("The end must be after the start."), code="invalid_range")}
+            )
+        if end - start > MAX_WINDOW:
+            raise ValidationError(
+                {"end": ValidationError(_("Ask for at most 62 days at a time."), code="window_too_long")}
+            )
+        free = selectors.free_slots_for(
+            user=request.user, resource=resource, start=start, end=end, now=timezone.now()
+        )
+        body = {"resource": resource.pk, "free": [{"start": a, "end": b} for a, b in free]}
+        return Response(AvailabilityOutputSerializer(body).data)
+
+
+class AvailabilitySearchApi(generics.GenericAPIView):
+    """Free slots across the city, ordered by start, then travel time from `near_school`."""
+
+    permission_classes = [IsBookingUser]
+    serializer_class = SearchResultSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date_from", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, required=True, description="inclusive"),
+            OpenApiParameter("kind", OpenApiTypes.STR),
+            OpenApiParameter("subject", OpenApiTypes.STR),
+            OpenApiParameter("duration", OpenApiTypes.INT, description="minutes"),
+            OpenApiParameter("periods", OpenApiTypes.STR, description="e.g. 5-6"),
+            OpenApiParameter("capacity_min", OpenApiTypes.INT),
+            OpenApiParameter("near_school", OpenApiTypes.INT),
+            OpenApiParameter("max_travel_minutes", OpenApiTypes.INT),
+        ],
+        responses=SearchResultSerializer(many=True),
+    )
+    def get(self, request):
+        from equipment.models import Resource, Subject
+
+        p = request.query_params
+        date_from = _parse_date(p.get("date_from"), "date_from")
+        date_to = _parse_date(p.get("date_to"), "date_to")
+        if date_to < date_from:
+            raise ValidationError(
+                {"date_to": ValidationError(_("date_to is before date_from."), code="invalid_range")}
+            )
+        if (date_to - date_from).days > 31:
+            raise ValidationError(
+                {"date_to": ValidationError(_("Search at most 31 days at a time."), code="window_too_long")}
+            )
+        kind, subject = p.get("kind") or None, p.get("subject") or None
+        if kind and kind not in Resource.Kind.values:
+            raise ValidationError({"kind": ValidationError(_("Unknown kind."), code="invalid")})
+        if subject and subject not in Subject.values:
+            raise ValidationError({"subject": ValidationError(_("Unknown subject."), code="invalid")})
+        duration = _parse_int(p.get("duration"), "duration", 5, 24 * 60)
+        periods = None
+        if p.get("periods"):
+            try:
+                periods = parse_periods(p["periods"])
+            except ValidationError as exc:
+                raise ValidationError({"periods": exc}) from None
+        if duration and periods:
+            raise ValidationError(
+                {"periods": ValidationError(_("Give duration or periods, not both."), code="invalid")}
+            )
+        near = None
+        near_id = _parse_int(p.get("near_school"), "near_school", 1, 2**62)
+        if near_id is not None:
+            near = School.objects.filter(pk=near_id).first()
+            if near is None:
+                raise ValidationError({"near_school": ValidationError(_("Unknown school."), code="invalid")})
+            if near.latitude is None:
+                raise ValidationError(
+                    {
+                        "near_school": ValidationError(
+                            _("This school has no coordinates."), code="no_coordinates"
+                        )
+                    }
+                )
+        max_travel = _parse_int(p.get("max_travel_minutes"), "max_travel_minutes", 0, 24 * 60)
+        if max_travel is not None and near is None:
+            raise ValidationError(
+                {"near_school": ValidationError(_("max_travel_minutes needs near_school."), code="required")}
+            )
+        query = selectors.SearchQuery(
+            date_from=date_from,
+            date_to=date_to,
+            kind=kind,
+            subject=subject,
+            duration=duration,
+            periods=periods,
+            capacity_min=_parse_int(p.get("capacity_min"), "capacity_min", 1, 5000),
+            near_school=near,
+            max_travel_minutes=max_travel,
+        )
+        results = selectors.availability_search(user=request.user, query=query, now=timezone.now())
+        return paginate(self, request, results, SearchResultSerializer)
+
+
+class ClosureListCreateApi(generics.GenericAPIView):
+    serializer_class = ClosureSerializer
+    filterset_class = ClosureFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Closure.objects.none()
+        user = self.request.user
+        qs = Closure.objects.select_related("school", "resource")
+        if user.is_centre_admin or user.is_analyst:
+            return qs
+        visible = resource_list_for(user).values("pk")
+        return qs.filter(
+            Q(scope="city")
+            | Q(scope="school", school_id=user.school_id)
+            | Q(scope="resource", resource__in=visible)
+        )
+
+    @extend_schema(responses=ClosureSerializer(many=True))
+    def get(self, request):
+        return paginate(self, request, self.filter_queryset(self.get_queryset()), ClosureSerializer)
+
+    @extend_schema(request=ClosureSerializer, responses={201: ClosureSerializer})
+    def post(self, request):
+        ser = ClosureSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        closure = services.closure_create(actor=request.user, data=ser.validated_data)
+        return Response(ClosureSerializer(closure).data, status=status.HTTP_201_CREATED)
+
+
+class ClosureDetailApi(APIView):
+    @extend_schema(responses=ClosureSerializer)
+    def get(self, request, pk):
+        return Response(
+            ClosureSerializer(object_or_404(ClosureListCreateApi(request=request).get_queryset(), pk=pk)).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        view = ClosureListCreateApi(request=request)
+        closure = object_or_404(view.get_queryset(), pk=pk)
+        services.closure_delete(actor=request.user, closure=closure)
+        return Response(status=status.HTTP_204_NO_CONTENT)
