@@ -90,7 +90,10 @@ class TimeRequest:
 
 def resolve_periods(*, resource: Resource, date: dt.date, periods: str) -> TimeRequest:
     """'5-6' on a date -> [start of period 5, end of period 6) in the resource's school's bell schedule."""
-    first, last = parse_periods(periods)
+    try:
+        first, last = parse_periods(periods)
+    except ValidationError as exc:
+        raise ValidationError({"periods": exc}) from None
     rows = {
         p.number: p
         for p in ClassPeriod.objects.filter(school_id=resource.school_id, number__in=(first, last))

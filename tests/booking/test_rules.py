@@ -77,12 +77,13 @@ def test_check_range(start, end, code):
 
 
 def test_naive_times_are_refused_by_the_rules():
-    assert code_of(rules.check_range, dt.datetime(2026, 12, 2, 9), dt.datetime(2026, 12, 2, 10), NOW) == "invalid_range"
+    assert (
+        code_of(rules.check_range, dt.datetime(2026, 12, 2, 9), dt.datetime(2026, 12, 2, 10), NOW)
+        == "invalid_range"
+    )
 
 
-@pytest.mark.parametrize(
-    ("minutes", "code"), [(29, "too_short"), (30, None), (240, None), (241, "too_long")]
-)
+@pytest.mark.parametrize(("minutes", "code"), [(29, "too_short"), (30, None), (240, None), (241, "too_long")])
 def test_check_length_boundaries(minutes, code):
     assert code_of(rules.check_length, at(2, 8), at(2, 8) + dt.timedelta(minutes=minutes), 30, 240) == code
 
@@ -124,14 +125,18 @@ def test_county_priority_window(is_owner, is_county, resource_days, resource_cou
 
 def test_too_far_ahead_names_both_windows():
     with pytest.raises(ValidationError) as err:
-        rules.check_advance(NOW + dt.timedelta(days=20), NOW, 14, is_county=False, urban_days=14, county_days=28)
+        rules.check_advance(
+            NOW + dt.timedelta(days=20), NOW, 14, is_county=False, urban_days=14, county_days=28
+        )
     assert err.value.code == "too_far_ahead"
     assert "28" in err.value.messages[0]
     assert "14" in err.value.messages[0]
     rules.check_advance(NOW + dt.timedelta(days=14), NOW, 14, is_county=False, urban_days=14, county_days=28)
 
 
-@pytest.mark.parametrize(("size", "code"), [(0, "invalid_class_size"), (1, None), (40, None), (41, "over_capacity")])
+@pytest.mark.parametrize(
+    ("size", "code"), [(0, "invalid_class_size"), (1, None), (40, None), (41, "over_capacity")]
+)
 def test_capacity(size, code):
     assert code_of(rules.check_capacity, size, 40) == code
 
@@ -155,7 +160,9 @@ def test_access_and_status():
     ],
 )
 def test_qualification(held, code):
-    assert code_of(rules.check_qualification, "chem", "化学实验室安全培训", held, dt.date(2026, 12, 2)) == code
+    assert (
+        code_of(rules.check_qualification, "chem", "化学实验室安全培训", held, dt.date(2026, 12, 2)) == code
+    )
     assert code_of(rules.check_qualification, None, "", {}, dt.date(2026, 12, 2)) is None
 
 
@@ -194,9 +201,19 @@ def test_a_makeup_working_saturday_opens_like_the_chosen_weekday():
 
 def test_an_ordinary_saturday_has_no_hours_and_a_holiday_is_closed():
     saturday = dt.date(2026, 12, 5)
-    assert rules.opening_ranges_for(saturday, rules.DayRule(kind="weekend"), WEEKLY, adjusted_mode="open", adjusted_weekday=0) == []
+    assert (
+        rules.opening_ranges_for(
+            saturday, rules.DayRule(kind="weekend"), WEEKLY, adjusted_mode="open", adjusted_weekday=0
+        )
+        == []
+    )
     holiday = rules.DayRule(kind="holiday", name="国庆节")
-    assert rules.opening_ranges_for(dt.date(2026, 10, 1), holiday, WEEKLY, adjusted_mode="open", adjusted_weekday=0) == []
+    assert (
+        rules.opening_ranges_for(
+            dt.date(2026, 10, 1), holiday, WEEKLY, adjusted_mode="open", adjusted_weekday=0
+        )
+        == []
+    )
     with pytest.raises(ValidationError) as err:
         rules.check_calendar(holiday, dt.date(2026, 10, 1), adjusted_mode="open")
     assert err.value.code == "closed"
@@ -216,7 +233,12 @@ def test_a_closure_names_its_reason():
 
 @pytest.mark.parametrize(
     ("used", "new", "quota", "code"),
-    [(0, 90, 0, None), (2310, 90, 40, None), (2311, 90, 40, "quota_exceeded"), (0, 2401, 40, "quota_exceeded")],
+    [
+        (0, 90, 0, None),
+        (2310, 90, 40, None),
+        (2311, 90, 40, "quota_exceeded"),
+        (0, 2401, 40, "quota_exceeded"),
+    ],
 )
 def test_quota(used, new, quota, code):
     assert code_of(rules.check_quota, used_minutes=used, new_minutes=new, quota_hours=quota) == code
