@@ -156,6 +156,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "equipment.maintenance_flag_overdue",
         "schedule": env.int("OVERDUE_CHECK_SECONDS", default=15 * 60),
     },
+    "booking-expire-pending": {"task": "booking.expire_pending", "schedule": 5 * 60},
+    "booking-mark-no-shows": {"task": "booking.mark_no_shows", "schedule": 5 * 60},
+    "booking-complete-finished": {"task": "booking.complete_finished", "schedule": 5 * 60},
 }
 
 # --- E-mail ---------------------------------------------------------------------------------

@@ -251,3 +251,14 @@ def test_periods_resolve_in_the_resource_schools_bell_schedule(county_teacher, l
     with pytest.raises(ValidationError) as err:
         services.resolve_periods(resource=lab, date=day, periods="9-10")
     assert "periods" in err.value.message_dict
+
+
+def test_periodic_tasks_are_scheduled_and_run(settings, county_teacher, lab, day):
+    from booking import tasks
+
+    tasks_in_beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"booking.expire_pending", "booking.mark_no_shows", "booking.complete_finished"} <= tasks_in_beat
+    book(county_teacher, lab, local(day, 9), local(day, 10))
+    assert tasks.bookings_expire_pending_task.delay().get() == 0
+    assert tasks.bookings_mark_no_show_task.delay().get() == 0  # it has not started yet
+    assert tasks.bookings_complete_task.delay().get() == 0
