@@ -119,3 +119,189 @@ class HolidayYearAdmin(CentreAdminOnlyMixin, admin.ModelAdmin):
             for row in year_status(range(this_year - 1, this_year + 4))
         ]
         return super().changelist_view(request, {**(extra_context or {}), "year_status": status})
+
+
+# --- bookings, closures, equity settings ----------------------------------------------------
+# Writes go through booking.services, like the API's: the same rules, locks and history.
+
+from django.contrib import messages  # noqa: E402
+from django.db.models import Q  # noqa: E402
+
+from . import services  # noqa: E402
+from .models import Booking, BookingEvent, Closure, EquitySettings, SchoolQuota  # noqa: E402
+
+
+class BookingEventInline(admin.TabularInline):
+    model = BookingEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "actor", "from_status", "to_status", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(name: str, label, fn):
+    def action(modeladmin, request, queryset):
+        done = 0
+        for booking in queryset:
+            try:
+                fn(actor=request.user, booking=booking, reason=str(_("Done in the back office.")))
+                done += 1
+            except ValidationError as exc:
+                modeladmin.message_user(request, f"#{booking.pk}: {'; '.join(exc.messages)}", messages.ERROR)
+        if done:
+            modeladmin.message_user(
+                request, _("%(count)s bookings updated.") % {"count": done}, messages.SUCCESS
+            )
+
+    action.__name__ = name
+    action.short_description = label
+    return action
+
+
+@admin.register(Booking)
+class BookingAdmin(admin.ModelAdmin):
+    """Bookings are made by teachers (API and pages); here admins review, approve and cancel."""
+
+    list_display = [
+        "id",
+        "resource",
+        "school",
+        "booked_by",
+        "start",
+        "end",
+        "class_size",
+        "status",
+        "is_external",
+    ]
+    list_filter = ["status", "is_external", "resource__kind", "resource__subject", "school__district__kind"]
+    search_fields = [
+        "resource__name",
+        "school__name",
+        "booked_by__username",
+        "booked_by__display_name",
+        "purpose",
+    ]
+    date_hierarchy = "start"
+    list_select_related = ["resource", "resource__school", "school", "booked_by"]
+    inlines = [BookingEventInline]
+    readonly_fields = [f.name for f in Booking._meta.fields]
+    actions = [
+        _transition_action("approve_selected", _("Approve selected bookings"), services.booking_approve),
+        _transition_action("reject_selected", _("Reject selected bookings"), services.booking_reject),
+        _transition_action("cancel_selected", _("Cancel selected bookings"), services.booking_cancel),
+    ]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        user = request.user
+        if user.is_centre_admin:
+            return qs
+        if user.is_school_admin:
+            return qs.filter(Q(school_id=user.school_id) | Q(resource__school_id=user.school_id))
+        return qs.none()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # bookings are cancelled, never deleted: the history stays
+
+
+class ClosureForm(forms.ModelForm):
+    class Meta:
+        model = Closure
+        fields = ["scope", "kind", "school", "resource", "start_date", "end_date", "reason"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        closure = Closure(created_by=self.actor, **cleaned)
+        try:
+            services.closure_validate(actor=self.actor, closure=closure)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+        return cleaned
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    form = ClosureForm
+    list_display = ["reason", "scope", "kind", "school", "resource", "start_date", "end_date"]
+    list_filter = ["scope", "kind"]
+    search_fields = ["reason", "school__name", "resource__name"]
+    date_hierarchy = "start_date"
+    autocomplete_fields = ["school", "resource"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = request.user
+        return form
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        user = request.user
+        if user.is_centre_admin:
+            return qs
+        if user.is_school_admin:
+            return qs.filter(
+                Q(scope="city") | Q(school_id=user.school_id) | Q(resource__school_id=user.school_id)
+            )
+        return qs.none()
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.scope == "city" and not request.user.is_centre_admin:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class CentreOnlyAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_centre_admin
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    has_change_permission = has_view_permission
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+@admin.register(EquitySettings)
+class EquitySettingsAdmin(CentreOnlyAdmin):
+    """The city-wide booking policy: one row (the county priority window, quotas, timers)."""
+
+    list_display = ["__str__", "urban_advance_days", "county_advance_days", "monthly_quota_hours",
+                    "pending_expiry_hours", "no_show_grace_minutes", "adjusted_day_mode"]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not EquitySettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        EquitySettings.current()  # there is always exactly one row to edit
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(SchoolQuota)
+class SchoolQuotaAdmin(CentreOnlyAdmin):
+    list_display = ["school", "monthly_hours"]
+    search_fields = ["school__name", "school__code"]
+    autocomplete_fields = ["school"]

@@ -463,12 +463,8 @@ __all__ = [
 # --- closures -------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def closure_create(*, actor: User, data: dict) -> Closure:
+def closure_validate(*, actor: User, closure: Closure) -> None:
     """Centre admins close anything; a school admin closes their own school or its resources."""
-    closure = Closure(created_by=actor, **data)
-    if closure.scope == Closure.Scope.RESOURCE and closure.resource_id and not closure.school_id:
-        closure.school_id = None
     if not actor.is_centre_admin:
         if not actor.is_school_admin:
             raise ValidationError(_("Only administrators set closures."), code="forbidden")
@@ -478,6 +474,12 @@ def closure_create(*, actor: User, data: dict) -> Closure:
         if target_school != actor.school_id:
             raise ValidationError(_("You may only close your own school or its resources."), code="forbidden")
     closure.full_clean()
+
+
+@transaction.atomic
+def closure_create(*, actor: User, data: dict) -> Closure:
+    closure = Closure(created_by=actor, **data)
+    closure_validate(actor=actor, closure=closure)
     closure.save()
     return closure
 
