@@ -179,3 +179,24 @@ class ClassPeriodAdmin(SchoolScopedAdmin):
     search_fields = ["school__name", "school__code"]
     list_select_related = ["school"]
     autocomplete_fields = ["school"]
+
+
+# --- qualifications -------------------------------------------------------------------------
+
+from .models import Qualification, TeacherQualification  # noqa: E402
+
+
+@admin.register(Qualification)
+class QualificationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "name_en", "validity_months"]
+    search_fields = ["code", "name", "name_en"]
+
+
+@admin.register(TeacherQualification)
+class TeacherQualificationAdmin(SchoolScopedAdmin):
+    school_lookup = "user__school"
+    list_display = ["user", "qualification", "obtained_on", "expires_on"]
+    list_filter = ["qualification"]
+    search_fields = ["user__username", "user__display_name", "qualification__name"]
+    list_select_related = ["user", "qualification"]
+    autocomplete_fields = ["user", "qualification"]
