@@ -244,6 +244,11 @@ class AvailabilitySearchApi(generics.GenericAPIView):
     permission_classes = [IsBookingUser]
     serializer_class = SearchResultSerializer
 
+    def get_queryset(self):  # results are computed, not a queryset; this is for the schema
+        from equipment.models import Resource
+
+        return Resource.objects.none()
+
     @extend_schema(
         parameters=[
             OpenApiParameter("date_from", OpenApiTypes.DATE, required=True),
