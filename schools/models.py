@@ -156,6 +156,12 @@ SCHOOL_ADMIN_SCHOOLS_PERMS = {
     "schools.view_user",
     "schools.add_user",
     "schools.change_user",
+    # They record their teachers' training (e.g. chemistry-lab safety) for booking rules.
+    "schools.view_qualification",
+    "schools.view_teacherqualification",
+    "schools.add_teacherqualification",
+    "schools.change_teacherqualification",
+    "schools.delete_teacherqualification",
 }
 
 

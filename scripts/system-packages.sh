@@ -3,7 +3,7 @@
 # reports), Chromium + its driver (browser tests). Used by CI and mirrored in the Dockerfile.
 # Skips quietly when everything is present; needs root (or sudo) to install.
 set -euo pipefail
-PACKAGES="${EDUSHARE_SYSTEM_PACKAGES:-gettext}"
+PACKAGES="${EDUSHARE_SYSTEM_PACKAGES:-gettext chromium chromium-driver fonts-noto-cjk}"
 missing=()
 for p in $PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
