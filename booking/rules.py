@@ -246,6 +246,7 @@ def check_quota(*, used_minutes: int, new_minutes: int, quota_hours: int) -> Non
 
 # Status machine. Completed/no_show/rejected/cancelled are final.
 TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "held": frozenset({"approved", "pending", "cancelled"}),
     "pending": frozenset({"approved", "rejected", "cancelled"}),
     "approved": frozenset({"cancelled", "checked_in", "no_show", "completed"}),
     "checked_in": frozenset({"completed"}),

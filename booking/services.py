@@ -36,6 +36,8 @@ from .models import (
     Closure,
     EquitySettings,
     SchoolQuota,
+    Series,
+    WaitlistEntry,
 )
 
 logger = logging.getLogger(__name__)
@@ -235,6 +237,8 @@ def booking_create(
     purpose: str = "",
     periods: str = "",
     now: dt.datetime | None = None,
+    series: Series | None = None,
+    hold_until: dt.datetime | None = None,
 ) -> Booking:
     """Book a resource for the actor's school. Raises ValidationError with a code per broken rule
     (400), code='conflict' when the time is taken (409), code='forbidden' for the wrong role (403)."""
@@ -252,6 +256,8 @@ def booking_create(
     is_external = actor.school_id != resource.school_id
     block_start, block_end = rules.blocked_range(start, end, resource.transit_buffer_minutes)
     status = BookingStatus.PENDING if (resource.requires_approval and is_external) else BookingStatus.APPROVED
+    if hold_until is not None:
+        status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
 
     def attempt() -> Booking:
         with transaction.atomic():
@@ -289,6 +295,8 @@ def booking_create(
                 status=status,
                 is_external=is_external,
                 check_in_code=secrets.token_hex(3).upper(),
+                series=series,
+                hold_until=hold_until,
             )
             booking.save()
             _record(booking, actor=actor, from_status="", to_status=status, reason="", at=now)
@@ -322,6 +330,8 @@ def _transition(
                 extra(locked)
             locked.save()
             _record(locked, actor=actor, from_status=previous, to_status=to, reason=reason, at=now)
+            if previous in ACTIVE_STATUSES and to not in ACTIVE_STATUSES:
+                waitlist_offer_freed(locked, now=now)
             return locked
 
     return with_retries(attempt)
@@ -354,24 +364,43 @@ def booking_cancel(
                 _("A booking that has started can no longer be cancelled."), code="invalid_transition"
             )
 
-    return _transition(booking, to=BookingStatus.CANCELLED, actor=actor, reason=reason, now=now,
-                       permitted=permitted, extra=not_started)  # fmt: skip
+    return _transition(
+        booking,
+        to=BookingStatus.CANCELLED,
+        actor=actor,
+        reason=reason,
+        now=now,
+        permitted=permitted,
+        extra=not_started,
+    )
 
 
 def booking_approve(
     *, actor: User, booking: Booking, reason: str = "", now: dt.datetime | None = None
 ) -> Booking:
     now = now or timezone.now()
-    return _transition(booking, to=BookingStatus.APPROVED, actor=actor, reason=reason, now=now,
-                       permitted=_administers_resource(actor))  # fmt: skip
+    return _transition(
+        booking,
+        to=BookingStatus.APPROVED,
+        actor=actor,
+        reason=reason,
+        now=now,
+        permitted=_administers_resource(actor),
+    )
 
 
 def booking_reject(
     *, actor: User, booking: Booking, reason: str = "", now: dt.datetime | None = None
 ) -> Booking:
     now = now or timezone.now()
-    return _transition(booking, to=BookingStatus.REJECTED, actor=actor, reason=reason, now=now,
-                       permitted=_administers_resource(actor))  # fmt: skip
+    return _transition(
+        booking,
+        to=BookingStatus.REJECTED,
+        actor=actor,
+        reason=reason,
+        now=now,
+        permitted=_administers_resource(actor),
+    )
 
 
 def booking_check_in(
@@ -391,8 +420,15 @@ def booking_check_in(
         rules.check_check_in_window(b.start, b.end, now)
         b.checked_in_at = now
 
-    return _transition(booking, to=BookingStatus.CHECKED_IN, actor=actor, reason="", now=now,
-                       permitted=permitted, extra=stamp)  # fmt: skip
+    return _transition(
+        booking,
+        to=BookingStatus.CHECKED_IN,
+        actor=actor,
+        reason="",
+        now=now,
+        permitted=permitted,
+        extra=stamp,
+    )
 
 
 def booking_check_out(*, actor: User, booking: Booking, now: dt.datetime | None = None) -> Booking:
@@ -401,15 +437,23 @@ def booking_check_out(*, actor: User, booking: Booking, now: dt.datetime | None 
     def stamp(b: Booking) -> None:
         b.checked_out_at = now
 
-    return _transition(booking, to=BookingStatus.COMPLETED, actor=actor, reason="", now=now,
-                       permitted=_is_booker(actor), extra=stamp)  # fmt: skip
+    return _transition(
+        booking,
+        to=BookingStatus.COMPLETED,
+        actor=actor,
+        reason="",
+        now=now,
+        permitted=_is_booker(actor),
+        extra=stamp,
+    )
 
 
 # --- periodic jobs --------------------------------------------------------------------------
 
 
 def _sweep(qs, *, to: str, reason: str, now: dt.datetime) -> list[int]:
-    """Move each booking of `qs` to `to`, claiming each with a conditional update (safe twice)."""
+    """Move each booking of `qs` to `to`, claiming each with a conditional update (safe twice).
+    A slot that frees is offered to the waitlist in the same transaction."""
     moved = []
     for pk, previous in list(qs.values_list("pk", "status")):
         with transaction.atomic():
@@ -418,6 +462,8 @@ def _sweep(qs, *, to: str, reason: str, now: dt.datetime) -> list[int]:
                     booking_id=pk, actor=None, from_status=previous, to_status=to, reason=reason, at=now
                 )
                 moved.append(pk)
+                if to not in ACTIVE_STATUSES and previous in ACTIVE_STATUSES:
+                    waitlist_offer_freed(Booking.objects.get(pk=pk), now=now)
     return moved
 
 
@@ -435,9 +481,15 @@ def bookings_mark_no_show(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     grace = dt.timedelta(minutes=EquitySettings.current().no_show_grace_minutes)
     qs = Booking.objects.filter(status=BookingStatus.APPROVED, start__lt=now - grace)
-    return _sweep(
+    moved = _sweep(
         qs, to=BookingStatus.NO_SHOW, reason=str(_("Not checked in within the grace period.")), now=now
     )
+    series_ids = set(
+        Booking.objects.filter(pk__in=moved, series__isnull=False).values_list("series_id", flat=True)
+    )
+    for series_id in sorted(series_ids):
+        series_release_if_no_shows(series_id=series_id, now=now)
+    return moved
 
 
 def bookings_complete(*, now: dt.datetime | None = None) -> list[int]:
@@ -457,6 +509,15 @@ __all__ = [
     "bookings_complete",
     "bookings_expire_pending",
     "bookings_mark_no_show",
+    "series_approve",
+    "series_cancel",
+    "series_create",
+    "series_reject",
+    "waitlist_confirm",
+    "waitlist_decline",
+    "waitlist_join",
+    "waitlist_leave",
+    "waitlist_sweep",
 ]
 
 
@@ -493,3 +554,493 @@ def closure_delete(*, actor: User, closure: Closure) -> None:
     ):
         raise ValidationError(_("You may not remove this closure."), code="forbidden")
     closure.delete()
+
+
+# --- series ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Occurrence:
+    start: dt.datetime
+    end: dt.datetime
+    booking: int | None = None
+    code: str | None = None
+    detail: str = ""
+    skipped: bool = False  # a closure or holiday: left out, not a problem
+
+
+@dataclass
+class SeriesResult:
+    series: Series | None
+    occurrences: list[Occurrence]
+    complete: bool  # every occurrence that is not a closure was booked (or would be)
+
+
+class _SeriesFailed(Exception):
+    """Raised inside the all-or-nothing transaction to roll every occurrence back."""
+
+
+def _occurrence_starts(
+    *, rrule_text: str, first_start: dt.datetime, first_end: dt.datetime, equity: EquitySettings
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    from .holidays import days_info
+    from .recurrence import occurrences, weekdays_of
+
+    tz = local_tz()
+    found = occurrences(rrule_text, first_start, first_end, tz)
+    # An adjusted working day (调休) opens like `adjusted_day_weekday`; a series on that weekday
+    # books it too, when the centre says so.
+    if (
+        equity.series_book_adjusted_days
+        and equity.adjusted_day_mode == EquitySettings.AdjustedDayMode.OPEN
+        and equity.adjusted_day_weekday in weekdays_of(found)
+    ):
+        first_local, last_local = found[0][0], found[-1][0]
+        duration = first_end - first_start
+        for day, info in days_info(first_local.date(), last_local.date()).items():
+            if info.kind == "adjusted_workday":
+                start = dt.datetime.combine(day, first_local.timetz().replace(tzinfo=None), tzinfo=tz)
+                found.append((start, start + duration))
+        found.sort()
+    return found
+
+
+def _first_code(exc: ValidationError) -> tuple[str, str]:
+    errors = (
+        exc.error_list if not hasattr(exc, "error_dict") else [e for v in exc.error_dict.values() for e in v]
+    )
+    first = errors[0]
+    message = first.message % first.params if first.params else first.message
+    return first.code or "invalid", str(message)
+
+
+def series_create(
+    *,
+    actor: User,
+    resource: Resource,
+    first_start: dt.datetime,
+    first_end: dt.datetime,
+    rrule_text: str,
+    class_size: int,
+    purpose: str = "",
+    periods: str = "",
+    mode: str = Series.Mode.SKIP_CONFLICTS,
+    preview: bool = False,
+    waitlist_missed: bool = False,
+    now: dt.datetime | None = None,
+) -> SeriesResult:
+    """Expand an RRULE in Asia/Shanghai and book each occurrence through booking_create.
+
+    Closures and holidays are skipped with their reason. `all_or_nothing`: one failure books
+    nothing (the result lists every problem); `skip_conflicts`: the free ones are booked.
+    `preview`: the same answer, nothing written. `waitlist_missed`: the occurrences lost to a
+    conflict wait on the waitlist. Raises ValidationError for a bad rule or role (nothing booked).
+    """
+    now = now or timezone.now()
+    _may_book(actor)
+    equity = EquitySettings.current()
+    starts = _occurrence_starts(
+        rrule_text=rrule_text, first_start=first_start, first_end=first_end, equity=equity
+    )
+    resource = (
+        Resource.objects.select_related("school", "required_qualification")
+        .prefetch_related("opening_hours")
+        .get(pk=resource.pk)
+    )
+    occurrences = [Occurrence(start=s, end=e) for s, e in starts]
+    if preview:
+        _series_preview(actor, resource, occurrences, class_size, equity, now)
+        problems = [o for o in occurrences if o.code and not o.skipped]
+        return SeriesResult(series=None, occurrences=occurrences, complete=not problems)
+
+    def book_all() -> Series:
+        series = Series.objects.create(
+            resource=resource,
+            school_id=actor.school_id,
+            booked_by=actor,
+            rrule=rrule_text[:500],
+            first_start=first_start,
+            first_end=first_end,
+            periods=periods,
+            class_size=class_size,
+            purpose=purpose,
+            mode=mode,
+        )
+        for occ in occurrences:
+            try:
+                booking = booking_create(
+                    actor=actor,
+                    resource=resource,
+                    start=occ.start,
+                    end=occ.end,
+                    class_size=class_size,
+                    purpose=purpose,
+                    periods=periods,
+                    now=now,
+                    series=series,
+                )
+                occ.booking = booking.pk
+            except ValidationError as exc:
+                occ.code, occ.detail = _first_code(exc)
+                occ.skipped = occ.code == "closed"
+        if mode == Series.Mode.ALL_OR_NOTHING and any(o.code and not o.skipped for o in occurrences):
+            raise _SeriesFailed
+        if not any(o.booking for o in occurrences):
+            raise _SeriesFailed
+        return series
+
+    try:
+        with transaction.atomic():
+            series = book_all()
+            if waitlist_missed:
+                for occ in occurrences:
+                    if occ.code == "conflict":
+                        WaitlistEntry.objects.create(
+                            user=actor,
+                            school_id=actor.school_id,
+                            resource=resource,
+                            start=occ.start,
+                            end=occ.end,
+                            periods=periods,
+                            class_size=class_size,
+                            purpose=purpose,
+                            series=series,
+                        )
+    except _SeriesFailed:
+        for occ in occurrences:
+            occ.booking = None
+        return SeriesResult(series=None, occurrences=occurrences, complete=False)
+    problems = [o for o in occurrences if o.code and not o.skipped]
+    return SeriesResult(series=series, occurrences=occurrences, complete=not problems)
+
+
+def _series_preview(actor, resource, occurrences, class_size, equity, now) -> None:
+    """Evaluate every occurrence as booking_create would, writing nothing (quota included)."""
+    is_external = actor.school_id != resource.school_id
+    quota = quota_hours_for(actor.school, equity) if is_external else 0
+    added: dict[tuple[int, int], int] = {}
+    taken: list[tuple[dt.datetime, dt.datetime]] = []
+    for occ in occurrences:
+        try:
+            check_booking_rules(
+                actor=actor,
+                resource=resource,
+                start=occ.start,
+                end=occ.end,
+                class_size=class_size,
+                now=now,
+                equity=equity,
+            )
+            block = rules.blocked_range(occ.start, occ.end, resource.transit_buffer_minutes)
+            clash = Booking.objects.filter(
+                resource_id=resource.pk,
+                status__in=ACTIVE_STATUSES,
+                block_start__lt=block[1],
+                block_end__gt=block[0],
+            ).exists() or any(rules.overlaps(block[0], block[1], a, b) for a, b in taken)
+            if clash:
+                raise conflict_error()
+            if quota:
+                local = occ.start.astimezone(local_tz())
+                month = (local.year, local.month)
+                minutes = int((occ.end - occ.start).total_seconds() // 60)
+                rules.check_quota(
+                    used_minutes=external_minutes_in_month(actor.school_id, occ.start) + added.get(month, 0),
+                    new_minutes=minutes,
+                    quota_hours=quota,
+                )
+                added[month] = added.get(month, 0) + minutes
+            taken.append(block)
+        except ValidationError as exc:
+            occ.code, occ.detail = _first_code(exc)
+            occ.skipped = occ.code == "closed"
+
+
+def _series_bookings(series: Series, *, from_start: dt.datetime | None = None):
+    qs = Booking.objects.filter(series=series, status__in=ACTIVE_STATUSES)
+    if from_start is not None:
+        qs = qs.filter(start__gte=from_start)
+    return qs.order_by("start")
+
+
+def series_cancel(
+    *,
+    actor: User,
+    series: Series,
+    from_booking: Booking | None = None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """Cancel 'all' remaining occurrences, or 'this and following' from `from_booking` on."""
+    now = now or timezone.now()
+    if not (
+        series.booked_by_id == actor.pk
+        or actor.administers(series.resource.school_id)
+        or actor.administers(series.school_id)
+    ):
+        raise ValidationError(_("You may not cancel this series."), code="forbidden")
+    start = from_booking.start if from_booking is not None else now
+    cancelled = []
+    with transaction.atomic():
+        for booking in _series_bookings(series, from_start=start):
+            booking_cancel(actor=actor, booking=booking, reason=reason, now=now)
+            cancelled.append(booking.pk)
+        if from_booking is None or from_booking.start <= series.first_start:
+            Series.objects.filter(pk=series.pk).update(status=Series.Status.CANCELLED)
+        WaitlistEntry.objects.filter(
+            series=series, status=WaitlistEntry.Status.WAITING, start__gte=start
+        ).update(status=WaitlistEntry.Status.CANCELLED)
+    return cancelled
+
+
+def _series_decide(*, actor: User, series: Series, approve: bool, reason: str, now: dt.datetime) -> list[int]:
+    if not actor.administers(series.resource.school_id):
+        raise ValidationError(
+            _("Only the resource's school administrators decide on this series."), code="forbidden"
+        )
+    pending = list(Booking.objects.filter(series=series, status=BookingStatus.PENDING).order_by("start"))
+    if not pending:
+        raise ValidationError(_("This series has nothing waiting for a decision."), code="invalid_transition")
+    fn = booking_approve if approve else booking_reject
+    with transaction.atomic():
+        for booking in pending:
+            fn(actor=actor, booking=booking, reason=reason, now=now)
+    return [b.pk for b in pending]
+
+
+def series_approve(
+    *, actor: User, series: Series, reason: str = "", now: dt.datetime | None = None
+) -> list[int]:
+    """Approval applies to the series as a whole: every pending occurrence at once."""
+    return _series_decide(actor=actor, series=series, approve=True, reason=reason, now=now or timezone.now())
+
+
+def series_reject(
+    *, actor: User, series: Series, reason: str = "", now: dt.datetime | None = None
+) -> list[int]:
+    return _series_decide(actor=actor, series=series, approve=False, reason=reason, now=now or timezone.now())
+
+
+def series_release_if_no_shows(*, series_id: int, now: dt.datetime) -> list[int]:
+    """After `series_no_show_limit` no-shows the remaining occurrences are released: no ghosts."""
+    limit = EquitySettings.current().series_no_show_limit
+    if not limit:
+        return []
+    series = Series.objects.select_related("resource").get(pk=series_id)
+    if series.status != Series.Status.ACTIVE:
+        return []
+    if Booking.objects.filter(series=series, status=BookingStatus.NO_SHOW).count() < limit:
+        return []
+    reason = str(_("Released after %(count)s no-shows in this series.") % {"count": limit})
+    released = []
+    with transaction.atomic():
+        if not Series.objects.filter(pk=series.pk, status=Series.Status.ACTIVE).update(
+            status=Series.Status.RELEASED
+        ):
+            return []  # another run got here first
+        for booking in _series_bookings(series, from_start=now):
+            if _sweep(
+                Booking.objects.filter(pk=booking.pk), to=BookingStatus.CANCELLED, reason=reason, now=now
+            ):
+                released.append(booking.pk)
+    logger.info("Series %s released after %s no-shows: %s", series.pk, limit, released)
+    return released
+
+
+# --- waitlist -------------------------------------------------------------------------------
+
+
+def waitlist_join(
+    *,
+    actor: User,
+    resource: Resource,
+    start: dt.datetime,
+    end: dt.datetime,
+    class_size: int,
+    purpose: str = "",
+    periods: str = "",
+    now: dt.datetime | None = None,
+) -> WaitlistEntry:
+    """Wait for a taken slot. Every rule but the conflict must hold now (400 otherwise); a free
+    slot is booked directly instead (400 slot_free)."""
+    now = now or timezone.now()
+    _may_book(actor)
+    equity = EquitySettings.current()
+    resource = (
+        Resource.objects.select_related("school", "required_qualification")
+        .prefetch_related("opening_hours")
+        .get(pk=resource.pk)
+    )
+    check_booking_rules(
+        actor=actor, resource=resource, start=start, end=end, class_size=class_size, now=now, equity=equity
+    )
+    block = rules.blocked_range(start, end, resource.transit_buffer_minutes)
+    taken = Booking.objects.filter(
+        resource=resource, status__in=ACTIVE_STATUSES, block_start__lt=block[1], block_end__gt=block[0]
+    )
+    if not taken.exists():
+        raise ValidationError(_("That time is free: book it directly."), code="slot_free")
+    if taken.filter(booked_by=actor).exists():
+        raise ValidationError(_("You already hold this time."), code="conflict")
+    existing = WaitlistEntry.objects.filter(
+        user=actor,
+        resource=resource,
+        start=start,
+        end=end,
+        status__in=[WaitlistEntry.Status.WAITING, WaitlistEntry.Status.OFFERED],
+    ).first()
+    if existing:
+        return existing
+    entry = WaitlistEntry(
+        user=actor,
+        school_id=actor.school_id,
+        resource=resource,
+        start=start,
+        end=end,
+        periods=periods,
+        class_size=class_size,
+        purpose=purpose,
+    )
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+def waitlist_offer_freed(booking: Booking, *, now: dt.datetime) -> list[int]:
+    """A slot freed: hold it for the first eligible waiting teacher(s), in order of joining.
+
+    Runs inside the transaction that freed the slot, so the hold is atomic with the release.
+    """
+    hold_minutes = EquitySettings.current().waitlist_hold_minutes
+    entries = list(
+        WaitlistEntry.objects.select_for_update()
+        .filter(
+            resource_id=booking.resource_id,
+            status=WaitlistEntry.Status.WAITING,
+            start__lt=booking.block_end,
+            end__gt=booking.block_start,
+        )
+        .select_related("user", "user__school__district")
+        .order_by("created_at", "pk")
+    )
+    offered = []
+    for entry in entries:
+        hold_until = min(now + dt.timedelta(minutes=hold_minutes), entry.start)
+        try:
+            with transaction.atomic():
+                held = booking_create(
+                    actor=entry.user,
+                    resource=entry.resource,
+                    start=entry.start,
+                    end=entry.end,
+                    class_size=entry.class_size,
+                    purpose=entry.purpose,
+                    periods=entry.periods,
+                    now=now,
+                    series=entry.series,
+                    hold_until=hold_until,
+                )
+        except ValidationError as exc:
+            code, _detail = _first_code(exc)
+            if code != "conflict":  # it can no longer be served (notice passed, quota, ...)
+                WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.EXPIRED)
+            continue
+        WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.OFFERED, booking=held)
+        offered.append(entry.pk)
+    return offered
+
+
+def waitlist_confirm(*, actor: User, entry: WaitlistEntry, now: dt.datetime | None = None) -> Booking:
+    """Take the held slot: it becomes an approved (or, needing approval, pending) booking."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        entry = (
+            WaitlistEntry.objects.select_for_update().select_related("booking", "resource").get(pk=entry.pk)
+        )
+        if entry.user_id != actor.pk:
+            raise ValidationError(_("This is not your waitlist entry."), code="forbidden")
+        booking = entry.booking
+        if (
+            entry.status != WaitlistEntry.Status.OFFERED
+            or booking is None
+            or booking.status != BookingStatus.HELD
+        ):
+            raise ValidationError(_("There is no offer to confirm."), code="invalid_transition")
+        if booking.hold_until and booking.hold_until < now:
+            raise ValidationError(_("The offer has expired."), code="invalid_transition")
+        target = (
+            BookingStatus.PENDING
+            if (entry.resource.requires_approval and booking.is_external)
+            else BookingStatus.APPROVED
+        )
+        booking = _transition(
+            booking,
+            to=target,
+            actor=actor,
+            reason=str(_("Waitlist offer taken.")),
+            now=now,
+            permitted=_is_booker(actor),
+        )
+        Booking.objects.filter(pk=booking.pk).update(hold_until=None)
+        WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.BOOKED)
+    return booking
+
+
+def waitlist_decline(*, actor: User, entry: WaitlistEntry, now: dt.datetime | None = None) -> WaitlistEntry:
+    now = now or timezone.now()
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.select_for_update().select_related("booking").get(pk=entry.pk)
+        if entry.user_id != actor.pk:
+            raise ValidationError(_("This is not your waitlist entry."), code="forbidden")
+        if entry.status != WaitlistEntry.Status.OFFERED or entry.booking is None:
+            raise ValidationError(_("There is no offer to decline."), code="invalid_transition")
+        WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.DECLINED)
+        _transition(
+            entry.booking,
+            to=BookingStatus.CANCELLED,
+            actor=actor,
+            reason=str(_("Waitlist offer declined.")),
+            now=now,
+            permitted=_is_booker(actor),
+        )
+    entry.refresh_from_db()
+    return entry
+
+
+def waitlist_leave(*, actor: User, entry: WaitlistEntry, now: dt.datetime | None = None) -> None:
+    now = now or timezone.now()
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.select_for_update().select_related("booking").get(pk=entry.pk)
+        if entry.user_id != actor.pk:
+            raise ValidationError(_("This is not your waitlist entry."), code="forbidden")
+        if entry.status == WaitlistEntry.Status.OFFERED and entry.booking_id:
+            WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.CANCELLED)
+            _transition(
+                entry.booking,
+                to=BookingStatus.CANCELLED,
+                actor=actor,
+                reason=str(_("Left the waitlist.")),
+                now=now,
+                permitted=_is_booker(actor),
+            )
+        elif entry.status == WaitlistEntry.Status.WAITING:
+            WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.CANCELLED)
+        else:
+            raise ValidationError(_("This entry is no longer waiting."), code="invalid_transition")
+
+
+def waitlist_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Offers not taken in time pass to the next teacher; entries that can no longer be served expire."""
+    now = now or timezone.now()
+    lapsed = Booking.objects.filter(status=BookingStatus.HELD, hold_until__lt=now)
+    lapsed_ids = list(lapsed.values_list("pk", flat=True))
+    WaitlistEntry.objects.filter(booking_id__in=lapsed_ids, status=WaitlistEntry.Status.OFFERED).update(
+        status=WaitlistEntry.Status.EXPIRED
+    )
+    moved = _sweep(
+        lapsed, to=BookingStatus.CANCELLED, reason=str(_("Waitlist offer not taken in time.")), now=now
+    )
+    stale = WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING, start__lte=now).update(
+        status=WaitlistEntry.Status.EXPIRED
+    )
+    return {"offers_lapsed": len(moved), "entries_expired": stale}

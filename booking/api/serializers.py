@@ -31,7 +31,7 @@ class BookingOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_series(self, obj: Booking):
-        return getattr(obj, "series_id", None)
+        return obj.series_id
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_check_in_code(self, obj: Booking):
@@ -98,3 +98,91 @@ class ClosureSerializer(serializers.ModelSerializer):
         model = Closure
         fields = ["id", "scope", "kind", "school", "resource", "start_date", "end_date", "reason"]
         read_only_fields = ["id"]
+
+
+class SeriesCreateInputSerializer(serializers.Serializer):
+    resource = serializers.PrimaryKeyRelatedField(queryset=Resource.objects.none())
+    start = serializers.DateTimeField(required=False, help_text=_("start of the first occurrence"))
+    end = serializers.DateTimeField(required=False, help_text=_("end of the first occurrence"))
+    date = serializers.DateField(required=False, help_text=_("date of the first occurrence (with periods)"))
+    periods = serializers.CharField(required=False, max_length=10)
+    rrule = serializers.CharField(max_length=500, help_text=_("RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=8"))
+    class_size = serializers.IntegerField(min_value=1, max_value=5000)
+    purpose = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    mode = serializers.ChoiceField(choices=["all_or_nothing", "skip_conflicts"], default="skip_conflicts")
+    preview = serializers.BooleanField(default=False)
+    waitlist = serializers.BooleanField(
+        default=False, help_text=_("wait on the waitlist for occurrences lost to a conflict")
+    )
+
+    validate = BookingCreateInputSerializer.validate
+
+
+class OccurrenceSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    booking = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField(allow_null=True)
+    detail = serializers.CharField(allow_blank=True)
+
+
+class SeriesResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    preview = serializers.BooleanField()
+    complete = serializers.BooleanField()
+    occurrences = OccurrenceSerializer(many=True)
+
+
+class SeriesOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    resource = serializers.IntegerField(source="resource_id")
+    school = serializers.IntegerField(source="school_id")
+    booked_by = serializers.IntegerField(source="booked_by_id")
+    rrule = serializers.CharField()
+    periods = serializers.CharField()
+    class_size = serializers.IntegerField()
+    purpose = serializers.CharField()
+    mode = serializers.CharField()
+    status = serializers.CharField()
+    occurrences = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_occurrences(self, obj) -> list[dict]:
+        return [
+            {"start": b.start.isoformat(), "end": b.end.isoformat(), "booking": b.pk, "status": b.status}
+            for b in obj.bookings.order_by("start")
+        ]
+
+
+class SeriesCancelInputSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["all", "following"], default="all")
+    booking = serializers.IntegerField(
+        required=False, help_text=_("first occurrence to cancel, for 'following'")
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class WaitlistInputSerializer(BookingCreateInputSerializer):
+    pass
+
+
+class WaitlistOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    resource = serializers.IntegerField(source="resource_id")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    periods = serializers.CharField()
+    class_size = serializers.IntegerField()
+    purpose = serializers.CharField()
+    series = serializers.IntegerField(source="series_id", allow_null=True)
+    status = serializers.CharField()
+    booking = serializers.IntegerField(source="booking_id", allow_null=True)
+    hold_until = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_hold_until(self, obj):
+        if obj.booking_id and obj.status == "offered":
+            value = obj.booking.hold_until
+            return serializers.DateTimeField().to_representation(value) if value else None
+        return None

@@ -18,4 +18,13 @@ urlpatterns = [
     path("availability/", views.AvailabilitySearchApi.as_view(), name="availability-search"),
     path("closures/", views.ClosureListCreateApi.as_view(), name="closure-list"),
     path("closures/<int:pk>/", views.ClosureDetailApi.as_view(), name="closure-detail"),
+    path("series/", views.SeriesCreateApi.as_view(), name="series-create"),
+    path("series/<int:pk>/", views.SeriesDetailApi.as_view(), name="series-detail"),
+    path("series/<int:pk>/cancel/", views.SeriesCancelApi.as_view(), name="series-cancel"),
+    path("series/<int:pk>/approve/", views.SeriesApproveApi.as_view(), name="series-approve"),
+    path("series/<int:pk>/reject/", views.SeriesRejectApi.as_view(), name="series-reject"),
+    path("waitlist/", views.WaitlistListCreateApi.as_view(), name="waitlist-list"),
+    path("waitlist/<int:pk>/", views.WaitlistDetailApi.as_view(), name="waitlist-detail"),
+    path("waitlist/<int:pk>/confirm/", views.WaitlistConfirmApi.as_view(), name="waitlist-confirm"),
+    path("waitlist/<int:pk>/decline/", views.WaitlistDeclineApi.as_view(), name="waitlist-decline"),
 ]

@@ -31,6 +31,12 @@ from .serializers import (
     ClosureSerializer,
     ReasonInputSerializer,
     SearchResultSerializer,
+    SeriesCancelInputSerializer,
+    SeriesCreateInputSerializer,
+    SeriesOutputSerializer,
+    SeriesResultSerializer,
+    WaitlistInputSerializer,
+    WaitlistOutputSerializer,
 )
 
 MAX_WINDOW = dt.timedelta(days=62)
@@ -148,13 +154,15 @@ BookingCancelApi = _action(
     doc="The booker or the resource's admins cancel, with a reason.",
 )
 BookingApproveApi = _action(
-    "Approve", lambda u, b, d: services.booking_approve(actor=u, booking=b, reason=d["reason"]),
+    "Approve",
+    lambda u, b, d: services.booking_approve(actor=u, booking=b, reason=d["reason"]),
     doc="The resource's school admin approves a pending request.",
-)  # fmt: skip
+)
 BookingRejectApi = _action(
-    "Reject", lambda u, b, d: services.booking_reject(actor=u, booking=b, reason=d["reason"]),
+    "Reject",
+    lambda u, b, d: services.booking_reject(actor=u, booking=b, reason=d["reason"]),
     doc="The resource's school admin rejects a pending request.",
-)  # fmt: skip
+)
 BookingCheckInApi = _action(
     "CheckIn",
     lambda u, b, d: services.booking_check_in(actor=u, booking=b, code=d.get("code") or None),
@@ -370,3 +378,223 @@ class ClosureDetailApi(APIView):
         closure = object_or_404(view.get_queryset(), pk=pk)
         services.closure_delete(actor=request.user, closure=closure)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- series and waitlist --------------------------------------------------------------------
+
+
+def _times(request_user, data, resource):
+    if "periods" in data:
+        resolved = services.resolve_periods(resource=resource, date=data["date"], periods=data["periods"])
+        return resolved.start, resolved.end, resolved.periods
+    return data["start"], data["end"], ""
+
+
+class SeriesCreateApi(APIView):
+    """Recurring bookings: an RRULE expanded in Asia/Shanghai; `preview: true` writes nothing."""
+
+    permission_classes = [IsBookingUser]
+    throttle_classes = [BookingWriteThrottle]
+    throttle_scope = "booking_write"
+
+    @extend_schema(
+        request=SeriesCreateInputSerializer,
+        responses={201: SeriesResultSerializer, 200: SeriesResultSerializer},
+    )
+    def post(self, request):
+        ser = SeriesCreateInputSerializer(data=request.data)
+        ser.fields["resource"].queryset = resource_list_for(request.user)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        start, end, periods = _times(request.user, data, data["resource"])
+        result = services.series_create(
+            actor=request.user,
+            resource=data["resource"],
+            first_start=start,
+            first_end=end,
+            rrule_text=data["rrule"],
+            class_size=data["class_size"],
+            purpose=data["purpose"],
+            periods=periods,
+            mode=data["mode"],
+            preview=data["preview"],
+            waitlist_missed=data["waitlist"],
+        )
+        body = SeriesResultSerializer(
+            {
+                "id": result.series.pk if result.series else None,
+                "preview": data["preview"],
+                "complete": result.complete,
+                "occurrences": [
+                    {"start": o.start, "end": o.end, "booking": o.booking, "code": o.code, "detail": o.detail}
+                    for o in result.occurrences
+                ],
+            }
+        ).data
+        if data["preview"]:
+            return Response(body)
+        if result.series is None:
+            # all_or_nothing (or nothing bookable): nothing was booked; every problem is listed.
+            body["code"] = (
+                "conflict" if any(o.code == "conflict" for o in result.occurrences) else "not_bookable"
+            )
+            body["detail"] = _("No occurrence was booked.")
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _series_for(user):
+    from booking.models import Series
+
+    qs = Series.objects.select_related("resource")
+    if user.is_centre_admin:
+        return qs
+    if user.is_school_admin:
+        return qs.filter(Q(school_id=user.school_id) | Q(resource__school_id=user.school_id))
+    return qs.filter(school_id=user.school_id)
+
+
+class SeriesDetailApi(APIView):
+    permission_classes = [IsBookingUser]
+
+    @extend_schema(responses=SeriesOutputSerializer)
+    def get(self, request, pk):
+        return Response(SeriesOutputSerializer(object_or_404(_series_for(request.user), pk=pk)).data)
+
+
+class SeriesCancelApi(APIView):
+    """Cancel `all` remaining occurrences, or `following` from a given occurrence on."""
+
+    permission_classes = [IsBookingUser]
+
+    @extend_schema(request=SeriesCancelInputSerializer, responses=SeriesOutputSerializer)
+    def post(self, request, pk):
+        series = object_or_404(_series_for(request.user), pk=pk)
+        ser = SeriesCancelInputSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        from_booking = None
+        if data["scope"] == "following":
+            if "booking" not in data:
+                raise ValidationError(
+                    {"booking": ValidationError(_("Name the first occurrence to cancel."), code="required")}
+                )
+            from_booking = series.bookings.filter(pk=data["booking"]).first()
+            if from_booking is None:
+                raise ValidationError(
+                    {
+                        "booking": ValidationError(
+                            _("That booking is not part of this series."), code="invalid"
+                        )
+                    }
+                )
+        services.series_cancel(
+            actor=request.user, series=series, from_booking=from_booking, reason=data["reason"]
+        )
+        series.refresh_from_db()
+        return Response(SeriesOutputSerializer(series).data)
+
+
+class _SeriesDecisionApi(APIView):
+    permission_classes = [IsBookingUser]
+    approve = True
+
+    @extend_schema(request=ReasonInputSerializer, responses=SeriesOutputSerializer)
+    def post(self, request, pk):
+        series = object_or_404(_series_for(request.user), pk=pk)
+        ser = ReasonInputSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        fn = services.series_approve if self.approve else services.series_reject
+        fn(actor=request.user, series=series, reason=ser.validated_data["reason"])
+        return Response(SeriesOutputSerializer(series).data)
+
+
+class SeriesApproveApi(_SeriesDecisionApi):
+    """The resource's school admin approves every pending occurrence of the series at once."""
+
+    approve = True
+
+
+class SeriesRejectApi(_SeriesDecisionApi):
+    """The resource's school admin rejects every pending occurrence of the series at once."""
+
+    approve = False
+
+
+class WaitlistListCreateApi(generics.GenericAPIView):
+    permission_classes = [IsBookingUser]
+    serializer_class = WaitlistOutputSerializer
+
+    def get_queryset(self):
+        from booking.models import WaitlistEntry
+
+        if getattr(self, "swagger_fake_view", False):
+            return WaitlistEntry.objects.none()
+        return (
+            WaitlistEntry.objects.filter(user=self.request.user)
+            .select_related("booking")
+            .order_by("-created_at")
+        )
+
+    @extend_schema(responses=WaitlistOutputSerializer(many=True))
+    def get(self, request):
+        return paginate(self, request, self.get_queryset(), WaitlistOutputSerializer)
+
+    @extend_schema(request=WaitlistInputSerializer, responses={201: WaitlistOutputSerializer})
+    def post(self, request):
+        ser = WaitlistInputSerializer(data=request.data)
+        ser.fields["resource"].queryset = resource_list_for(request.user)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        start, end, periods = _times(request.user, data, data["resource"])
+        entry = services.waitlist_join(
+            actor=request.user,
+            resource=data["resource"],
+            start=start,
+            end=end,
+            class_size=data["class_size"],
+            purpose=data["purpose"],
+            periods=periods,
+        )
+        return Response(WaitlistOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class WaitlistDetailApi(APIView):
+    permission_classes = [IsBookingUser]
+
+    def _entry(self, request, pk):
+        return object_or_404(WaitlistListCreateApi(request=request).get_queryset(), pk=pk)
+
+    @extend_schema(responses=WaitlistOutputSerializer)
+    def get(self, request, pk):
+        return Response(WaitlistOutputSerializer(self._entry(request, pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        services.waitlist_leave(actor=request.user, entry=self._entry(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WaitlistConfirmApi(APIView):
+    """Take the slot held for you: it becomes your booking."""
+
+    permission_classes = [IsBookingUser]
+
+    @extend_schema(request=None, responses=BookingOutputSerializer)
+    def post(self, request, pk):
+        entry = object_or_404(WaitlistListCreateApi(request=request).get_queryset(), pk=pk)
+        booking = services.waitlist_confirm(actor=request.user, entry=entry)
+        booking = selectors.booking_list_for(request.user).get(pk=booking.pk)
+        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
+
+
+class WaitlistDeclineApi(APIView):
+    """Let the held slot pass to the next teacher."""
+
+    permission_classes = [IsBookingUser]
+
+    @extend_schema(request=None, responses=WaitlistOutputSerializer)
+    def post(self, request, pk):
+        entry = object_or_404(WaitlistListCreateApi(request=request).get_queryset(), pk=pk)
+        entry = services.waitlist_decline(actor=request.user, entry=entry)
+        return Response(WaitlistOutputSerializer(entry).data)

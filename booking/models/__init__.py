@@ -9,5 +9,7 @@ from .bookings import (  # noqa: F401
     EquitySettings,
     IdempotencyRecord,
     SchoolQuota,
+    Series,
+    WaitlistEntry,
 )
 from .holidays import HolidayYear, OfficialDay  # noqa: F401

@@ -20,11 +20,61 @@ class BookingStatus(models.TextChoices):
     CHECKED_IN = "checked_in", _("Checked in")
     COMPLETED = "completed", _("Completed")
     NO_SHOW = "no_show", _("No-show")
+    HELD = "held", _("Held for a waitlisted teacher")
 
 
 # Statuses that hold the slot. The PostgreSQL exclusion constraint uses the same list
-# (migration 0003); change both together.
-ACTIVE_STATUSES = (BookingStatus.PENDING, BookingStatus.APPROVED, BookingStatus.CHECKED_IN)
+# (migrations 0003 and 0005); change both together.
+ACTIVE_STATUSES = (
+    BookingStatus.PENDING,
+    BookingStatus.APPROVED,
+    BookingStatus.CHECKED_IN,
+    BookingStatus.HELD,
+)
+
+
+class Series(models.Model):
+    """A recurring booking: an RFC 5545 RRULE expanded in Asia/Shanghai wall-clock time. Each
+    occurrence is its own Booking, so one can be cancelled alone."""
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", _("All or nothing")
+        SKIP_CONFLICTS = "skip_conflicts", _("Skip conflicts")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        CANCELLED = "cancelled", _("Cancelled")
+        RELEASED = "released", _("Released after repeated no-shows")
+
+    resource = models.ForeignKey(
+        Resource, on_delete=models.PROTECT, related_name="series", verbose_name=_("resource")
+    )
+    school = models.ForeignKey(
+        School, on_delete=models.PROTECT, related_name="series", verbose_name=_("school")
+    )
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="series", verbose_name=_("booked by")
+    )
+    rrule = models.CharField(_("recurrence rule"), max_length=500)
+    first_start = models.DateTimeField(_("first start"))
+    first_end = models.DateTimeField(_("first end"))
+    periods = models.CharField(_("class periods"), max_length=10, blank=True)
+    class_size = models.PositiveIntegerField(_("class size"), validators=[MinValueValidator(1)])
+    purpose = models.CharField(_("purpose"), max_length=500, blank=True)
+    mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.SKIP_CONFLICTS)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("booking series")
+        verbose_name_plural = _("booking series")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_start__lt=F("first_end")), name="series_first_ordered")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.rrule}"
 
 
 class Booking(models.Model):
@@ -56,6 +106,17 @@ class Booking(models.Model):
     )
     periods = models.CharField(_("class periods"), max_length=10, blank=True, help_text=_("e.g. 5-6"))
     is_external = models.BooleanField(_("external"), default=False, help_text=_("Booked by another school."))
+    series = models.ForeignKey(
+        Series,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        verbose_name=_("series"),
+    )
+    hold_until = models.DateTimeField(
+        _("held until"), null=True, blank=True, help_text=_("A waitlist offer: confirm before this time.")
+    )
     check_in_code = models.CharField(_("check-in code"), max_length=12)
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
@@ -217,6 +278,23 @@ class EquitySettings(models.Model):
         _("pending requests expire after (hours)"), default=48, validators=[MinValueValidator(1)]
     )
     no_show_grace_minutes = models.PositiveIntegerField(_("check-in grace period (minutes)"), default=15)
+    waitlist_hold_minutes = models.PositiveIntegerField(
+        _("a freed slot is held for the waitlisted teacher for (minutes)"),
+        default=120,
+        validators=[MinValueValidator(5)],
+    )
+    series_no_show_limit = models.PositiveIntegerField(
+        _("no-shows after which a series' remaining bookings are released"),
+        default=3,
+        help_text=_("0 means never."),
+    )
+    series_book_adjusted_days = models.BooleanField(
+        _("series also book adjusted working days (调休)"),
+        default=False,
+        help_text=_(
+            "When on, a weekly series also books an adjusted working day that opens like one of its weekdays."
+        ),
+    )
     adjusted_day_mode = models.CharField(
         _("adjusted working days (调休)"),
         max_length=8,
@@ -297,3 +375,59 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WaitlistEntry(models.Model):
+    """A teacher waiting for a taken slot. When it frees, the first eligible entry gets it held."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        OFFERED = "offered", _("Offered")
+        BOOKED = "booked", _("Booked")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist", verbose_name=_("teacher")
+    )
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", verbose_name=_("school"))
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, related_name="waitlist", verbose_name=_("resource")
+    )
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    periods = models.CharField(_("class periods"), max_length=10, blank=True)
+    class_size = models.PositiveIntegerField(_("class size"), validators=[MinValueValidator(1)])
+    purpose = models.CharField(_("purpose"), max_length=500, blank=True)
+    series = models.ForeignKey(
+        Series,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="waitlist",
+        verbose_name=_("series"),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.WAITING)
+    booking = models.ForeignKey(
+        Booking,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("offered booking"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("waitlist entry")
+        verbose_name_plural = _("waitlist")
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="waitlist_start_before_end"),
+        ]
+        indexes = [models.Index(fields=["resource", "status", "start"], name="waitlist_resource_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.resource_id} {self.start:%Y-%m-%d %H:%M}"

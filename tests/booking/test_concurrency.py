@@ -19,8 +19,8 @@ OVERLAPS_SQL = """
     SELECT count(*) FROM booking_booking a JOIN booking_booking b
       ON a.resource_id = b.resource_id AND a.id < b.id
      AND tstzrange(a.block_start, a.block_end, '[)') && tstzrange(b.block_start, b.block_end, '[)')
-     WHERE a.status IN ('pending', 'approved', 'checked_in')
-       AND b.status IN ('pending', 'approved', 'checked_in')
+     WHERE a.status IN ('pending', 'approved', 'checked_in', 'held')
+       AND b.status IN ('pending', 'approved', 'checked_in', 'held')
 """
 
 
