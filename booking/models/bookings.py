@@ -144,6 +144,7 @@ class Booking(models.Model):
                         "checked_in",
                         "completed",
                         "no_show",
+                        "held",
                     ]
                 ),
                 name="booking_status_valid",
