@@ -955,7 +955,9 @@ def waitlist_confirm(*, actor: User, entry: WaitlistEntry, now: dt.datetime | No
     now = now or timezone.now()
     with transaction.atomic():
         entry = (
-            WaitlistEntry.objects.select_for_update(of=("self",)).select_related("booking", "resource").get(pk=entry.pk)
+            WaitlistEntry.objects.select_for_update(of=("self",))
+            .select_related("booking", "resource")
+            .get(pk=entry.pk)
         )
         if entry.user_id != actor.pk:
             raise ValidationError(_("This is not your waitlist entry."), code="forbidden")
@@ -989,7 +991,9 @@ def waitlist_confirm(*, actor: User, entry: WaitlistEntry, now: dt.datetime | No
 def waitlist_decline(*, actor: User, entry: WaitlistEntry, now: dt.datetime | None = None) -> WaitlistEntry:
     now = now or timezone.now()
     with transaction.atomic():
-        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("booking").get(pk=entry.pk)
+        entry = (
+            WaitlistEntry.objects.select_for_update(of=("self",)).select_related("booking").get(pk=entry.pk)
+        )
         if entry.user_id != actor.pk:
             raise ValidationError(_("This is not your waitlist entry."), code="forbidden")
         if entry.status != WaitlistEntry.Status.OFFERED or entry.booking is None:
@@ -1010,7 +1014,9 @@ def waitlist_decline(*, actor: User, entry: WaitlistEntry, now: dt.datetime | No
 def waitlist_leave(*, actor: User, entry: WaitlistEntry, now: dt.datetime | None = None) -> None:
     now = now or timezone.now()
     with transaction.atomic():
-        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("booking").get(pk=entry.pk)
+        entry = (
+            WaitlistEntry.objects.select_for_update(of=("self",)).select_related("booking").get(pk=entry.pk)
+        )
         if entry.user_id != actor.pk:
             raise ValidationError(_("This is not your waitlist entry."), code="forbidden")
         if entry.status == WaitlistEntry.Status.OFFERED and entry.booking_id:

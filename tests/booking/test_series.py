@@ -27,7 +27,10 @@ def lab(urban_school):
     return ResourceFactory(school=urban_school, shared=True, max_advance_days=366, min_notice_hours=0)
 
 
-def create(actor, lab, rule, first=at(2026, 9, 15, 13, 30), minutes=90, **kw):
+FIRST = at(2026, 9, 15, 13, 30)  # a Tuesday
+
+
+def create(actor, lab, rule, first=FIRST, minutes=90, **kw):
     return services.series_create(
         actor=actor, resource=lab, first_start=first, first_end=first + dt.timedelta(minutes=minutes),
         rrule_text=rule, class_size=30, now=NOW, **kw,
@@ -193,7 +196,7 @@ def test_series_api_bad_rules(county_teacher, lab, rrule, code):
 
 def test_series_api_all_or_nothing_is_409_with_the_list(county_teacher, urban_teacher, lab):
     client = client_for(county_teacher)
-    day = dt.date.today() + dt.timedelta(days=3)
+    day = dt.datetime.now(SH).date() + dt.timedelta(days=3)
     while day.weekday() != 1:
         day += dt.timedelta(days=1)
     services.booking_create(actor=urban_teacher, resource=lab, start=dt.datetime.combine(day, dt.time(13, 30), SH),
