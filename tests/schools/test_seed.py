@@ -1,4 +1,8 @@
-"""seed_demo and seed_city: deterministic, idempotent, the source document's classification."""
+"""seed_demo and seed_city: deterministic, idempotent, the source document's classification.
+
+Most tests run the schools seeder alone: the command also seeds the inventory, which takes
+seconds (tests/equipment/test_seed.py covers it).
+"""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -30,7 +34,7 @@ def test_seed_demo_is_idempotent():
 
 
 def test_all_18_harbin_units_with_their_division_codes():
-    call_command("seed_demo", verbosity=0)
+    demo.seed_demo()
     assert District.objects.count() == 18
     names = dict(District.objects.values_list("code", "name"))
     assert names["230103"] == "南岗区"
@@ -54,13 +58,13 @@ def test_all_18_harbin_units_with_their_division_codes():
     ],
 )
 def test_district_classification_follows_the_source_document(code, kind, zone):
-    call_command("seed_demo", verbosity=0)
+    demo.seed_demo()
     district = District.objects.get(code=code)
     assert (district.kind, district.zone) == (kind, zone)
 
 
 def test_schools_named_by_the_source_document_are_there():
-    call_command("seed_demo", verbosity=0)
+    demo.seed_demo()
     names = set(School.objects.values_list("name", flat=True))
     for fragment in ["第三中学", "师范大学附属中学", "第一中学校", "五常", "方正"]:
         assert any(fragment in n for n in names), fragment
@@ -69,7 +73,7 @@ def test_schools_named_by_the_source_document_are_there():
 
 
 def test_every_demo_school_has_a_bell_schedule_and_staff():
-    call_command("seed_demo", verbosity=0)
+    demo.seed_demo()
     for school in School.objects.all():
         assert ClassPeriod.objects.filter(school=school).count() >= 4
         assert User.objects.filter(school=school, role="school_admin").count() >= 1
@@ -77,7 +81,7 @@ def test_every_demo_school_has_a_bell_schedule_and_staff():
 
 
 def test_demo_accounts_log_in_with_the_documented_password(client, settings):
-    call_command("seed_demo", verbosity=0)
+    demo.seed_demo()
     for username, role, _school, _name in demo.NAMED_ACCOUNTS:
         user = User.objects.get(username=username)
         assert user.role == role

@@ -1,9 +1,11 @@
-"""Load the Harbin demo: districts, schools, bell schedules, accounts (and, as the other apps
-grow, their demo data). Deterministic and idempotent: a second run changes nothing."""
+"""Load the Harbin demo: districts, schools, bell schedules, accounts, then each app's demo data
+(equipment: catalogue, spaces, kits, assets, qualifications, tickets). Deterministic and
+idempotent: a second run changes nothing."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from equipment import demo as equipment_demo
 from schools import demo as schools_demo
 
 
@@ -25,5 +27,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username:<18} {role}{where}")
 
     def _app_seeders(self):
-        # Later apps append their seeders here (equipment, then bookings): imports point down.
-        return []
+        # Each app's seeder, in import order (equipment, then bookings): imports point down.
+        return [("equipment", equipment_demo.seed_demo)]
