@@ -5,6 +5,7 @@ idempotent: a second run changes nothing."""
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from booking import demo as booking_demo
 from equipment import demo as equipment_demo
 from schools import demo as schools_demo
 
@@ -28,4 +29,4 @@ class Command(BaseCommand):
 
     def _app_seeders(self):
         # Each app's seeder, in import order (equipment, then bookings): imports point down.
-        return [("equipment", equipment_demo.seed_demo)]
+        return [("equipment", equipment_demo.seed_demo), ("booking", booking_demo.seed_demo)]

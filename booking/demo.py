@@ -1,0 +1,144 @@
+"""Demo bookings: Harbin's term breaks, and a term of bookings around today (past and future).
+
+Idempotent: closures are upserted by (scope, reason, dates); bookings are generated only when no
+demo booking exists yet (a second run changes nothing). Deterministic for a given week: the term
+is anchored on the Monday of the week the seed runs in, with a fixed random seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from equipment.models import Resource
+from schools.models import User
+
+from . import services
+from .calendar import local_tz
+from .holidays import day_info
+from .models import Booking, BookingEvent, Closure
+
+DEMO_MARK = "[演示]"
+# Harbin's school year: a long winter vacation (寒假) and a summer vacation (暑假).
+TERM_BREAKS = [
+    ("寒假 2025-2026", dt.date(2026, 1, 17), dt.date(2026, 3, 1)),
+    ("暑假 2026", dt.date(2026, 7, 11), dt.date(2026, 8, 31)),
+    ("寒假 2026-2027", dt.date(2027, 1, 16), dt.date(2027, 2, 28)),
+    ("暑假 2027", dt.date(2027, 7, 10), dt.date(2027, 8, 31)),
+]
+PURPOSES = ["物理分组实验: 测量重力加速度", "化学演示实验: 酸碱中和", "生物显微观察", "信息科技: 编程入门",
+            "创客: 3D 打印", "阅读课", "篮球训练", "音乐合唱排练", "科学探究课"]  # fmt: skip
+
+
+def seed_closures(report) -> None:
+    for reason, start, end in TERM_BREAKS:
+        _obj, created = Closure.objects.get_or_create(
+            scope=Closure.Scope.CITY,
+            reason=reason,
+            start_date=start,
+            end_date=end,
+            defaults={"kind": Closure.Kind.TERM_BREAK},
+        )
+        if created:
+            report.add("closures", created=True)
+
+
+def _slots(resource: Resource, day: dt.date, rng: random.Random) -> list[tuple[dt.datetime, dt.datetime]]:
+    tz = local_tz()
+    hours = [h for h in resource.opening_hours.all() if h.weekday == day.weekday()]
+    out = []
+    for h in hours:
+        start = dt.datetime.combine(day, h.start, tzinfo=tz)
+        close = dt.datetime.combine(day, h.end, tzinfo=tz)
+        while start + dt.timedelta(minutes=90) <= close:
+            if rng.random() < 0.3:
+                out.append((start, start + dt.timedelta(minutes=rng.choice([45, 90]))))
+            start += dt.timedelta(minutes=rng.choice([100, 120, 150]))
+    return out
+
+
+def _external_teacher(resource: Resource, teachers: list[User], rng: random.Random) -> User:
+    county = [t for t in teachers if t.school.district.kind == "county" and t.school_id != resource.school_id]
+    if resource.shared and county and rng.random() < 0.6:
+        return rng.choice(county)
+    own = [t for t in teachers if t.school_id == resource.school_id]
+    return rng.choice(own or teachers)
+
+
+@transaction.atomic
+def seed_bookings(report, *, today: dt.date | None = None, weeks_back: int = 8, weeks_ahead: int = 3) -> int:
+    if Booking.objects.filter(purpose__startswith=DEMO_MARK).exists():
+        return 0
+    today = today or timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
+    rng = random.Random(20261129)
+    resources = list(
+        Resource.objects.filter(status="active").exclude(kind="mobile_kit").select_related("school")
+        .prefetch_related("opening_hours").order_by("pk")
+    )  # fmt: skip
+    teachers = list(
+        User.objects.filter(role="teacher", is_active=True).select_related("school__district").order_by("pk")
+    )
+    if not resources or not teachers:
+        return 0
+    now = timezone.now()
+    created = 0
+    past_rows, events = [], []
+    for offset in range(-7 * weeks_back, 7 * weeks_ahead):
+        day = monday + dt.timedelta(days=offset)
+        if day_info(day).kind not in ("workday", "adjusted_workday"):
+            continue
+        if Closure.objects.filter(scope="city", start_date__lte=day, end_date__gte=day).exists():
+            continue
+        for resource in rng.sample(resources, k=max(1, len(resources) // 3)):
+            for start, end in _slots(resource, day, rng):
+                teacher = _external_teacher(resource, teachers, rng)
+                if not resource.shared and teacher.school_id != resource.school_id:
+                    continue
+                size = min(resource.capacity, rng.randint(15, 45))
+                purpose = f"{DEMO_MARK} {rng.choice(PURPOSES)}"
+                if end < now:
+                    # The past is recorded as it happened; the rules apply to new bookings only.
+                    status = rng.choices(["completed", "no_show", "cancelled", "rejected"], [82, 7, 7, 4])[0]
+                    past_rows.append(
+                        Booking(
+                            resource=resource, school_id=teacher.school_id, booked_by=teacher,
+                            start=start, end=end, block_start=start, block_end=end, class_size=size,
+                            purpose=purpose, status=status,
+                            is_external=teacher.school_id != resource.school_id,
+                            check_in_code=secrets.token_hex(3).upper(),
+                            checked_in_at=start if status == "completed" else None,
+                            checked_out_at=end if status == "completed" else None,
+                        )
+                    )  # fmt: skip
+                else:
+                    try:
+                        services.booking_create(
+                            actor=teacher, resource=resource, start=start, end=end, class_size=size,
+                            purpose=purpose, now=now,
+                        )  # fmt: skip
+                        created += 1
+                    except ValidationError:
+                        continue  # a rule or a conflict: a real teacher would pick another slot
+    Booking.objects.bulk_create(past_rows, batch_size=2000)
+    for b in past_rows:
+        events.append(
+            BookingEvent(booking=b, at=b.start - dt.timedelta(days=3), from_status="", to_status="approved")
+        )
+        if b.status != "approved":
+            events.append(BookingEvent(booking=b, at=b.end, from_status="approved", to_status=b.status))
+    BookingEvent.objects.bulk_create(events, batch_size=5000)
+    created += len(past_rows)
+    if created:
+        report.created["bookings"] = report.created.get("bookings", 0) + created
+    return created
+
+
+def seed_demo(report) -> None:
+    seed_closures(report)
+    seed_bookings(report)
