@@ -1,5 +1,7 @@
 """The booking part of the demo: term breaks and a term of bookings around today."""
 
+import itertools
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -21,7 +23,7 @@ def test_demo_bookings_are_plausible_and_idempotent():
     assert BookingEvent.objects.values("booking").distinct().count() == count
     active = Booking.objects.filter(status__in=["pending", "approved", "checked_in", "held"])
     rows = sorted(active.values_list("resource_id", "block_start", "block_end"))
-    for (r1, _s1, e1), (r2, s2, _e2) in zip(rows, rows[1:], strict=False):
+    for (r1, _s1, e1), (r2, s2, _e2) in itertools.pairwise(rows):
         assert r1 != r2 or e1 <= s2, "overlapping demo bookings"
     call_command("seed_demo", verbosity=0)
     assert Booking.objects.count() == count
