@@ -21,3 +21,6 @@ def bookings_mark_no_show_task() -> int:
 def bookings_complete_task() -> int:
     """Checked-in bookings past their end are completed."""
     return len(services.bookings_complete())
+
+
+from . import notification_tasks  # noqa: F401, E402  (registers the notification tasks)

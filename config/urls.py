@@ -1,20 +1,24 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from booking.feeds import calendar_feed_view
 from config.health import healthz
 
 api_v1 = [
     path("", include("schools.api.urls")),
     path("", include("equipment.api.urls")),
     path("", include("booking.api.urls")),
+    path("", include("booking.api.notification_urls")),
 ]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
+    # The secret is the credential: no login, 404 when unknown or revoked (booking.feeds).
+    re_path(r"^calendar/(?P<token>[A-Za-z0-9_-]{20,100})\.ics$", calendar_feed_view, name="calendar-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

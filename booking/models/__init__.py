@@ -13,3 +13,4 @@ from .bookings import (  # noqa: F401
     WaitlistEntry,
 )
 from .holidays import HolidayYear, OfficialDay  # noqa: F401
+from .notifications import CalendarFeed, Notification, NotificationKind, NotificationPreference  # noqa: F401

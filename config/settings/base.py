@@ -7,6 +7,7 @@ with Celery tasks run eagerly, so `make demo` needs no services.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -159,6 +160,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "booking-expire-pending": {"task": "booking.expire_pending", "schedule": 5 * 60},
     "booking-mark-no-shows": {"task": "booking.mark_no_shows", "schedule": 5 * 60},
     "booking-complete-finished": {"task": "booking.complete_finished", "schedule": 5 * 60},
+    # The notification outbox: re-enqueue what a broker outage (or an SMTP error) left unsent.
+    "booking-sweep-outbox": {"task": "booking.sweep_outbox", "schedule": 60},
+    # Teachers travel from the counties: remind them the evening before (CELERY_TIMEZONE is local).
+    "booking-send-reminders": {"task": "booking.send_reminders", "schedule": crontab(hour=17, minute=0)},
 }
 
 # --- E-mail ---------------------------------------------------------------------------------

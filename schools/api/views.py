@@ -32,7 +32,7 @@ class TokenApi(ObtainAuthToken):
 
 def _calendar_url_for(request):
     try:
-        from booking.selectors import calendar_url_for  # booking is optional at this layer
+        from booking.feeds import calendar_url_for  # booking is optional at this layer
     except ImportError:
         return None
     return lambda user: calendar_url_for(user, request)
