@@ -10,6 +10,8 @@ row with a conditional update, so running the task twice sends one e-mail.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import re
@@ -154,6 +156,20 @@ def _dedupe_key(kind: str, booking: Booking | None, dedupe: str | None, recipien
 # --- the one entry point --------------------------------------------------------------------
 
 
+_SUPPRESSED: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_suppressed", default=False)
+
+
+@contextlib.contextmanager
+def suppressed():
+    """Record no notifications inside this block: seeders, and steps that send one summary
+    instead of one message per row (a series, a release)."""
+    token = _SUPPRESSED.set(True)
+    try:
+        yield
+    finally:
+        _SUPPRESSED.reset(token)
+
+
 def notify(
     kind: str,
     *,
@@ -172,6 +188,8 @@ def notify(
     Runs inside the caller's transaction; never raises for a broker outage.
     """
     kind = Kind(kind)
+    if _SUPPRESSED.get():
+        return []
     users: dict[int, User] = {}
     for user in recipients:
         if user is not None and user.is_active:

@@ -26,7 +26,7 @@ from equipment.models import Resource
 from schools.models import ClassPeriod, School, TeacherQualification, User
 from schools.rules import parse_periods
 
-from . import rules
+from . import notifications, rules
 from .calendar import day_rules_for, local_tz, month_bounds
 from .models import (
     ACTIVE_STATUSES,
@@ -300,6 +300,8 @@ def booking_create(
             )
             booking.save()
             _record(booking, actor=actor, from_status="", to_status=status, reason="", at=now)
+            if hold_until is None:  # a waitlist offer is told by waitlist_offer_freed
+                notifications.notify_booking_created(booking)
             return booking
 
     return with_retries(attempt)
@@ -330,6 +332,7 @@ def _transition(
                 extra(locked)
             locked.save()
             _record(locked, actor=actor, from_status=previous, to_status=to, reason=reason, at=now)
+            notifications.notify_booking_status(locked, reason, actor=actor)
             if previous in ACTIVE_STATUSES and to not in ACTIVE_STATUSES:
                 waitlist_offer_freed(locked, now=now)
             return locked
@@ -462,8 +465,10 @@ def _sweep(qs, *, to: str, reason: str, now: dt.datetime) -> list[int]:
                     booking_id=pk, actor=None, from_status=previous, to_status=to, reason=reason, at=now
                 )
                 moved.append(pk)
+                booking = Booking.objects.get(pk=pk)
+                notifications.notify_booking_status(booking, reason)
                 if to not in ACTIVE_STATUSES and previous in ACTIVE_STATUSES:
-                    waitlist_offer_freed(Booking.objects.get(pk=pk), now=now)
+                    waitlist_offer_freed(booking, now=now)
     return moved
 
 
@@ -691,7 +696,11 @@ def series_create(
 
     try:
         with transaction.atomic():
-            series = book_all()
+            with notifications.suppressed():  # one message for the series, not one per occurrence
+                series = book_all()
+            first = Booking.objects.filter(series=series).order_by("start").first()
+            if first is not None:
+                notifications.notify_booking_created(first)
             if waitlist_missed:
                 for occ in occurrences:
                     if occ.code == "conflict":
@@ -838,11 +847,16 @@ def series_release_if_no_shows(*, series_id: int, now: dt.datetime) -> list[int]
             status=Series.Status.RELEASED
         ):
             return []  # another run got here first
-        for booking in _series_bookings(series, from_start=now):
-            if _sweep(
-                Booking.objects.filter(pk=booking.pk), to=BookingStatus.CANCELLED, reason=reason, now=now
-            ):
-                released.append(booking.pk)
+        with notifications.suppressed():  # one message for the whole release, below
+            for booking in _series_bookings(series, from_start=now):
+                if _sweep(
+                    Booking.objects.filter(pk=booking.pk), to=BookingStatus.CANCELLED, reason=reason, now=now
+                ):
+                    released.append(booking.pk)
+        if released:
+            notifications.notify_series_released(
+                list(Booking.objects.filter(pk__in=released)), series.booked_by, series.resource.school
+            )
     logger.info("Series %s released after %s no-shows: %s", series.pk, limit, released)
     return released
 
@@ -946,6 +960,7 @@ def waitlist_offer_freed(booking: Booking, *, now: dt.datetime) -> list[int]:
                 WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.EXPIRED)
             continue
         WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.OFFERED, booking=held)
+        notifications.notify_waitlist_offer(entry.user, held, hold_until)
         offered.append(entry.pk)
     return offered
 
@@ -1050,3 +1065,37 @@ def waitlist_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         status=WaitlistEntry.Status.EXPIRED
     )
     return {"offers_lapsed": len(moved), "entries_expired": stale}
+
+
+def bookings_notify_resources_closed(*, now: dt.datetime | None = None) -> int:
+    """Tell the teachers whose coming bookings sit on a resource now out of service (maintenance
+    or retired), with the nearest free alternatives; once per booking (the outbox dedupes).
+
+    A periodic job rather than a call from equipment.services: imports point booking -> equipment.
+    The bookings stay: the teacher decides whether to move; new bookings are refused by the rules.
+    """
+    from equipment.models import MaintenanceTicket
+
+    now = now or timezone.now()
+    told = 0
+    closed = Resource.objects.exclude(status=Resource.Status.ACTIVE).filter(
+        bookings__status__in=ACTIVE_STATUSES, bookings__start__gt=now
+    )
+    for resource in closed.distinct().select_related("school"):
+        ticket = (
+            MaintenanceTicket.objects.filter(resource=resource)
+            .exclude(status=MaintenanceTicket.Status.RESOLVED)
+            .order_by("-reported_at")
+            .first()
+        )
+        reason = ticket.description if ticket else resource.get_status_display()
+        affected = list(
+            Booking.objects.filter(resource=resource, status__in=ACTIVE_STATUSES, start__gt=now)
+            .exclude(notifications__kind="resource_closed")  # told already: skip the alternatives search
+            .order_by("start")
+        )
+        if not affected:
+            continue
+        with transaction.atomic():
+            told += len(notifications.notify_resource_closed(resource, affected, reason=str(reason)))
+    return told

@@ -23,4 +23,10 @@ def bookings_complete_task() -> int:
     return len(services.bookings_complete())
 
 
+@shared_task(name="booking.notify_resources_closed")
+def bookings_notify_resources_closed_task() -> int:
+    """Tell teachers whose coming bookings sit on a resource out of service, with alternatives."""
+    return services.bookings_notify_resources_closed()
+
+
 from . import notification_tasks  # noqa: F401, E402  (registers the notification tasks)
