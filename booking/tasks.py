@@ -29,4 +29,10 @@ def bookings_notify_resources_closed_task() -> int:
     return services.bookings_notify_resources_closed()
 
 
+@shared_task(name="booking.waitlist_sweep")
+def waitlist_sweep_task() -> dict:
+    """Offers not taken in time pass to the next teacher; entries that cannot be served expire."""
+    return services.waitlist_sweep()
+
+
 from . import notification_tasks  # noqa: F401, E402  (registers the notification tasks)

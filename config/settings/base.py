@@ -161,6 +161,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "booking-mark-no-shows": {"task": "booking.mark_no_shows", "schedule": 5 * 60},
     "booking-complete-finished": {"task": "booking.complete_finished", "schedule": 5 * 60},
     "booking-notify-resources-closed": {"task": "booking.notify_resources_closed", "schedule": 5 * 60},
+    "booking-waitlist-sweep": {"task": "booking.waitlist_sweep", "schedule": 60},
     # The notification outbox: re-enqueue what a broker outage (or an SMTP error) left unsent.
     "booking-sweep-outbox": {"task": "booking.sweep_outbox", "schedule": 60},
     # Teachers travel from the counties: remind them the evening before (CELERY_TIMEZONE is local).
