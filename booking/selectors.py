@@ -75,10 +75,18 @@ def horizon_for(user: User, resource: Resource, equity: EquitySettings, now: dt.
     )
 
 
-class _Calendar:
+class Calendar:
     """Everything the free-interval computation needs for many resources, loaded in a few queries."""
 
-    def __init__(self, resources: Sequence[Resource], first: dt.date, last: dt.date, window: Interval):
+    def __init__(
+        self,
+        resources: Sequence[Resource],
+        first: dt.date,
+        last: dt.date,
+        window: Interval,
+        *,
+        with_bookings: bool = True,
+    ):
         ids = [r.pk for r in resources]
         self.days = days_info(first, last)
         self.weekly: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = defaultdict(
@@ -94,6 +102,8 @@ class _Calendar:
             )
         )
         self.blocks: dict[int, list[Interval]] = defaultdict(list)
+        if not with_bookings:
+            return
         w0, w1 = window
         # Widen by a day: a kit's buffer reaches outside the window.
         for rid, b0, b1 in Booking.objects.filter(
@@ -134,7 +144,7 @@ class _Calendar:
 
 
 def _free(
-    resource: Resource, cal: _Calendar, window: Interval, horizon: Horizon, equity: EquitySettings
+    resource: Resource, cal: Calendar, window: Interval, horizon: Horizon, equity: EquitySettings
 ) -> list[Interval]:
     w0 = max(window[0], horizon.earliest)
     w1 = min(window[1], horizon.latest)
@@ -165,7 +175,7 @@ def free_slots_for(
         return []
     equity = EquitySettings.current()
     tz = local_tz()
-    cal = _Calendar([resource], start.astimezone(tz).date(), end.astimezone(tz).date(), (start, end))
+    cal = Calendar([resource], start.astimezone(tz).date(), end.astimezone(tz).date(), (start, end))
     return _free(resource, cal, (start, end), horizon_for(user, resource, equity, now), equity)
 
 
@@ -248,7 +258,7 @@ def availability_search(*, user: User, query: SearchQuery, now: dt.datetime) -> 
     if not candidates:
         return []
     window = (local_midnight(query.date_from), local_midnight(query.date_to + dt.timedelta(days=1)))
-    cal = _Calendar(candidates, query.date_from, query.date_to, window)
+    cal = Calendar(candidates, query.date_from, query.date_to, window)
     periods_by_school: dict[int, dict[int, tuple[dt.time, dt.time]]] = defaultdict(dict)
     if query.periods:
         first, last = query.periods
