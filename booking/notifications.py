@@ -72,6 +72,7 @@ SUBJECTS = {
     Kind.APPROVAL_REQUESTED: gettext_lazy("Approval requested: %(school)s asks for %(resource)s, %(when)s"),
     Kind.SERIES_RELEASED: gettext_lazy("Series released after repeated no-shows: %(resource)s"),
     Kind.RESOURCE_CLOSED: gettext_lazy("Resource closed, your booking is affected: %(resource)s, %(when)s"),
+    Kind.REPORT_READY: gettext_lazy("Monthly utilisation report ready: %(month)s"),
 }
 # E-mails to the booker about their own booking carry it as an .ics attachment.
 ICS_KINDS = frozenset(

@@ -37,6 +37,7 @@ from .models import (
     EquitySettings,
     SchoolQuota,
     Series,
+    UsageDay,
     WaitlistEntry,
 )
 
@@ -225,6 +226,15 @@ def _record(
     BookingEvent.objects.create(
         booking=booking, actor=actor, from_status=from_status, to_status=to_status, reason=reason[:500], at=at
     )
+    _usage_changed(booking.start, booking.end)
+
+
+def _usage_changed(start: dt.datetime, end: dt.datetime) -> None:
+    """A past day's stored usage is stale now: the nightly job recomputes days marked dirty."""
+    tz = local_tz()
+    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    if first < timezone.localdate():
+        UsageDay.objects.filter(date__gte=first, date__lte=last).update(dirty=True)
 
 
 def booking_create(
@@ -464,6 +474,8 @@ def _sweep(qs, *, to: str, reason: str, now: dt.datetime) -> list[int]:
                 BookingEvent.objects.create(
                     booking_id=pk, actor=None, from_status=previous, to_status=to, reason=reason, at=now
                 )
+                span = Booking.objects.filter(pk=pk).values_list("start", "end").first()
+                _usage_changed(*span)
                 moved.append(pk)
                 booking = Booking.objects.get(pk=pk)
                 notifications.notify_booking_status(booking, reason)
@@ -547,7 +559,12 @@ def closure_create(*, actor: User, data: dict) -> Closure:
     closure = Closure(created_by=actor, **data)
     closure_validate(actor=actor, closure=closure)
     closure.save()
+    _closure_changed(closure)
     return closure
+
+
+def _closure_changed(closure: Closure) -> None:
+    UsageDay.objects.filter(date__gte=closure.start_date, date__lte=closure.end_date).update(dirty=True)
 
 
 @transaction.atomic
@@ -558,6 +575,7 @@ def closure_delete(*, actor: User, closure: Closure) -> None:
         or (actor.is_school_admin and closure.scope != "city" and target_school == actor.school_id)
     ):
         raise ValidationError(_("You may not remove this closure."), code="forbidden")
+    _closure_changed(closure)
     closure.delete()
 
 

@@ -35,4 +35,41 @@ def waitlist_sweep_task() -> dict:
     return services.waitlist_sweep()
 
 
+@shared_task(name="booking.usage_nightly")
+def usage_nightly_task() -> int:
+    """Store yesterday's usage per resource, and recompute every day marked dirty since."""
+    from django.utils import timezone
+
+    from . import metrics
+
+    today = timezone.localdate()
+    return sum(metrics.usage_store_day(day) for day in metrics.usage_days_to_compute(today))
+
+
+@shared_task(name="booking.usage_store_day")
+def usage_store_day_task(day: str) -> int:
+    """(Re)compute one day for every resource; idempotent: it replaces that day's rows."""
+    import datetime as dt
+
+    from . import metrics
+
+    return metrics.usage_store_day(dt.date.fromisoformat(day))
+
+
+@shared_task(name="booking.monthly_report_build")
+def monthly_report_build_task(report_id: int) -> str:
+    from . import reports
+
+    report = reports.report_build(report_id=report_id)
+    return report.status if report else "already built"
+
+
+@shared_task(name="booking.monthly_report_previous_month")
+def monthly_report_previous_month_task() -> str:
+    """The 1st of each month, 02:00 Asia/Shanghai: last month's report (once, even run twice)."""
+    from . import reports
+
+    return f"{reports.monthly_report_for_previous_month().month:%Y-%m}"
+
+
 from . import notification_tasks  # noqa: F401, E402  (registers the notification tasks)

@@ -186,3 +186,53 @@ class WaitlistOutputSerializer(serializers.Serializer):
             value = obj.booking.hold_until
             return serializers.DateTimeField().to_representation(value) if value else None
         return None
+
+
+class MetricsRowSerializer(serializers.Serializer):
+    group = serializers.CharField()
+    group_name = serializers.CharField()
+    resources = serializers.IntegerField()
+    available_minutes = serializers.IntegerField()
+    booked_minutes = serializers.IntegerField()
+    used_minutes = serializers.IntegerField()
+    utilisation = serializers.FloatField(allow_null=True)
+    idle_rate = serializers.FloatField(allow_null=True)
+    external_minutes = serializers.IntegerField()
+    county_minutes = serializers.IntegerField()
+    no_show_rate = serializers.FloatField(allow_null=True)
+
+
+class ReportOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    month = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    ready_at = serializers.DateTimeField(allow_null=True)
+    summary = serializers.SerializerMethodField()
+    downloads = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField())
+    def get_month(self, obj) -> str:
+        return f"{obj.month:%Y-%m}"
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_summary(self, obj):
+        return obj.snapshot["city"] if obj.snapshot else None
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_downloads(self, obj) -> dict:
+        if obj.status != "ready":
+            return {}
+        request = self.context.get("request")
+        base = f"/api/v1/reports/{obj.pk}/download/"
+        if request is not None:
+            base = request.build_absolute_uri(base)
+        return {fmt: f"{base}?format={fmt}" for fmt in ("csv", "xlsx", "pdf")}
+
+
+class ReportDetailSerializer(ReportOutputSerializer):
+    snapshot = serializers.JSONField()
+
+
+class ReportRequestSerializer(serializers.Serializer):
+    month = serializers.CharField(max_length=7, help_text=_("YYYY-MM, a month that has ended"))

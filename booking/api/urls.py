@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import reports, views
 
 urlpatterns = [
     path("bookings/", views.BookingListCreateApi.as_view(), name="booking-list"),
@@ -27,4 +27,8 @@ urlpatterns = [
     path("waitlist/<int:pk>/", views.WaitlistDetailApi.as_view(), name="waitlist-detail"),
     path("waitlist/<int:pk>/confirm/", views.WaitlistConfirmApi.as_view(), name="waitlist-confirm"),
     path("waitlist/<int:pk>/decline/", views.WaitlistDeclineApi.as_view(), name="waitlist-decline"),
+    path("metrics/utilisation/", reports.UtilisationApi.as_view(), name="metrics-utilisation"),
+    path("reports/", reports.ReportListCreateApi.as_view(), name="report-list"),
+    path("reports/<int:pk>/", reports.ReportDetailApi.as_view(), name="report-detail"),
+    path("reports/<int:pk>/download/", reports.ReportDownloadApi.as_view(), name="report-download"),
 ]

@@ -284,6 +284,13 @@ class EquitySettings(models.Model):
         default=120,
         validators=[MinValueValidator(5)],
     )
+    idle_threshold = models.DecimalField(
+        _("idle threshold (utilisation below which a resource counts as idle)"),
+        max_digits=4,
+        decimal_places=3,
+        default=0.10,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
     series_no_show_limit = models.PositiveIntegerField(
         _("no-shows after which a series' remaining bookings are released"),
         default=3,

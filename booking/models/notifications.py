@@ -24,6 +24,7 @@ class NotificationKind(models.TextChoices):
     APPROVAL_REQUESTED = "approval_requested", _("Approval requested")
     SERIES_RELEASED = "series_released", _("Series released after no-shows")
     RESOURCE_CLOSED = "resource_closed", _("Resource closed")
+    REPORT_READY = "report_ready", _("Monthly report ready")
 
 
 class NotificationLanguage(models.TextChoices):

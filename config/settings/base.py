@@ -162,6 +162,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "booking-complete-finished": {"task": "booking.complete_finished", "schedule": 5 * 60},
     "booking-notify-resources-closed": {"task": "booking.notify_resources_closed", "schedule": 5 * 60},
     "booking-waitlist-sweep": {"task": "booking.waitlist_sweep", "schedule": 60},
+    "booking-usage-nightly": {"task": "booking.usage_nightly", "schedule": crontab(hour=1, minute=0)},
+    "booking-monthly-report": {
+        "task": "booking.monthly_report_previous_month",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+    },
     # The notification outbox: re-enqueue what a broker outage (or an SMTP error) left unsent.
     "booking-sweep-outbox": {"task": "booking.sweep_outbox", "schedule": 60},
     # Teachers travel from the counties: remind them the evening before (CELERY_TIMEZONE is local).

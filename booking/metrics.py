@@ -1,0 +1,413 @@
+"""Utilisation and idle-rate metrics (definitions: docs/api.md, "Metrics: definitions").
+
+For each resource and Asia/Shanghai day:
+- available: its own opening hours that day (statutory holidays, 调休 rules, closures applied),
+  less maintenance downtime (out-of-service tickets, reported until resolved); none before the
+  resource existed; retired resources are left out;
+- booked: approved, checked-in and completed bookings inside the available time;
+- used: checked-in and completed ones (no-shows excluded); external: used by other schools;
+  county: external use by county schools.
+Days are computed live, or read from DailyUsage when stored (and not dirty): the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from equipment.models import MaintenanceTicket, Resource
+
+from .calendar import dates, local_midnight, local_tz
+from .models import Booking, BookingEvent, DailyUsage, EquitySettings, UsageDay, WaitlistEntry
+from .selectors import Calendar, subtract
+
+CHUNK = 1000
+COUNTED = ("approved", "checked_in", "completed", "no_show")
+BOOKED = frozenset({"approved", "checked_in", "completed"})
+USED = frozenset({"checked_in", "completed"})
+
+
+class _Res(NamedTuple):
+    pk: int
+    school_id: int
+    created: dt.date
+
+
+@dataclass
+class Tally:
+    available_minutes: int = 0
+    booked_minutes: int = 0
+    used_minutes: int = 0
+    external_minutes: int = 0
+    county_minutes: int = 0
+    shown: int = 0
+    no_shows: int = 0
+
+    def add(self, other: Tally) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def _overlap_seconds(
+    intervals: Sequence[tuple[dt.datetime, dt.datetime]], a: dt.datetime, b: dt.datetime
+) -> float:
+    total = 0.0
+    for s, e in intervals:
+        lo, hi = max(s, a), min(e, b)
+        if lo < hi:
+            total += (hi - lo).total_seconds()
+    return total
+
+
+def compute_days(
+    resources: Sequence[_Res], date_from: dt.date, date_to: dt.date, *, equity: EquitySettings | None = None
+) -> Iterator[tuple[int, dt.date, Tally]]:
+    """Yield (resource id, day, tally) for every resource and day, computed from the source rows.
+
+    Works in chunks of resources with a handful of queries each: memory stays bounded at city scale.
+    """
+    equity = equity or EquitySettings.current()
+    tz = local_tz()
+    w0, w1 = local_midnight(date_from), local_midnight(date_to + dt.timedelta(days=1))
+    days = list(dates(date_from, date_to))
+    day_starts = [local_midnight(d) for d in days]
+    for i in range(0, len(resources), CHUNK):
+        chunk = resources[i : i + CHUNK]
+        ids = [r.pk for r in chunk]
+        cal = Calendar(chunk, date_from, date_to, (w0, w1), with_bookings=False)
+        downtime: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+        for rid, reported, resolved in (
+            MaintenanceTicket.objects.filter(
+                resource_id__in=ids, takes_out_of_service=True, reported_at__lt=w1
+            )
+            .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=w0))
+            .values_list("resource_id", "reported_at", "resolved_at")
+        ):
+            downtime[rid].append((reported, resolved or w1))
+        by_day: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+        for rid, start, end, status, external, kind in (
+            Booking.objects.filter(resource_id__in=ids, status__in=COUNTED, start__lt=w1, end__gt=w0)
+            .values_list("resource_id", "start", "end", "status", "is_external", "school__district__kind")
+            .iterator(chunk_size=5000)
+        ):
+            # The day the booking starts in (-1: before the window), then every day it touches.
+            local_day = start.astimezone(tz).date()
+            k0 = (local_day - date_from).days if local_day >= date_from else -1
+            k = max(k0, 0)
+            while k < len(days) and day_starts[k] < end:
+                by_day[(rid, k)].append((start, end, status, external, kind, k == k0))
+                k += 1
+        for res in chunk:
+            for k, day in enumerate(days):
+                tally = Tally()
+                if day >= res.created:
+                    opened = cal.open_intervals(res, day, equity)
+                    if downtime.get(res.pk):
+                        opened = subtract(opened, downtime[res.pk])
+                    tally.available_minutes = int(sum((e - s).total_seconds() for s, e in opened) // 60)
+                    booked = used = external = county = 0.0
+                    for start, end, status, is_external, kind, starts_here in by_day.get((res.pk, k), ()):
+                        if starts_here:
+                            if status == "no_show":
+                                tally.no_shows += 1
+                            elif status in USED:
+                                tally.shown += 1
+                        if status not in BOOKED or not opened:
+                            continue
+                        seconds = _overlap_seconds(opened, start, end)
+                        booked += seconds
+                        if status in USED:
+                            used += seconds
+                            if is_external:
+                                external += seconds
+                                if kind == "county":
+                                    county += seconds
+                    tally.booked_minutes = int(booked // 60)
+                    tally.used_minutes = int(used // 60)
+                    tally.external_minutes = int(external // 60)
+                    tally.county_minutes = int(county // 60)
+                yield res.pk, day, tally
+
+
+def _population(resources) -> list[_Res]:
+    tz = local_tz()
+    rows = resources.exclude(status=Resource.Status.RETIRED).values_list("pk", "school_id", "created_at")
+    return [
+        _Res(pk, school_id, created.astimezone(tz).date()) for pk, school_id, created in rows.order_by("pk")
+    ]
+
+
+# --- stored days ----------------------------------------------------------------------------
+
+
+def usage_store_day(day: dt.date, *, now: dt.datetime | None = None) -> int:
+    """Compute one day for every resource and store it, replacing what was there (idempotent)."""
+    now = now or timezone.now()
+    population = _population(Resource.objects.all())
+    rows = [
+        DailyUsage(resource_id=rid, date=d, computed_at=now, **_tally_fields(t))
+        for rid, d, t in compute_days(population, day, day)
+    ]
+    with transaction.atomic():
+        DailyUsage.objects.filter(date=day).delete()
+        DailyUsage.objects.bulk_create(rows, batch_size=5000)
+        UsageDay.objects.update_or_create(date=day, defaults={"computed_at": now, "dirty": False})
+    return len(rows)
+
+
+def _tally_fields(t: Tally) -> dict:
+    return {f.name: getattr(t, f.name) for f in fields(t)}
+
+
+def usage_mark_dirty(days: Iterable[dt.date]) -> None:
+    """A stored day changed under us (a late check-in, a cancelled past booking, a closure)."""
+    UsageDay.objects.filter(date__in=list(days)).update(dirty=True)
+
+
+def usage_days_to_compute(today: dt.date) -> list[dt.date]:
+    """Yesterday (if not stored) and every stored day marked dirty."""
+    yesterday = today - dt.timedelta(days=1)
+    wanted = set(UsageDay.objects.filter(dirty=True, date__lt=today).values_list("date", flat=True))
+    if not UsageDay.objects.filter(date=yesterday, dirty=False).exists():
+        wanted.add(yesterday)
+    return sorted(wanted)
+
+
+# --- totals per resource over a window (stored + live) --------------------------------------
+
+
+def resource_totals(resources, date_from: dt.date, date_to: dt.date) -> dict[int, Tally]:
+    """Sum per resource over [date_from, date_to]: stored days from DailyUsage, the rest live."""
+    population = _population(resources)
+    ids = [r.pk for r in population]
+    totals: dict[int, Tally] = {r.pk: Tally() for r in population}
+    stored = set(
+        UsageDay.objects.filter(date__gte=date_from, date__lte=date_to, dirty=False).values_list(
+            "date", flat=True
+        )
+    )
+    if stored:
+        names = [f.name for f in fields(Tally)]
+        for i in range(0, len(ids), 20_000):
+            part = ids[i : i + 20_000]
+            for row in (
+                DailyUsage.objects.filter(resource_id__in=part, date__in=stored)
+                .values("resource_id")
+                .annotate(**{n: Sum(n) for n in names})
+            ):
+                totals[row["resource_id"]].add(Tally(**{n: row[n] or 0 for n in names}))
+    live = [d for d in dates(date_from, date_to) if d not in stored]
+    for run_start, run_end in _runs(live):
+        for rid, _day, tally in compute_days(population, run_start, run_end):
+            totals[rid].add(tally)
+    return totals
+
+
+def _runs(days: list[dt.date]) -> Iterator[tuple[dt.date, dt.date]]:
+    """Contiguous runs of days: [(first, last), ...]."""
+    start = prev = None
+    for d in days:
+        if start is None:
+            start = prev = d
+        elif d == prev + dt.timedelta(days=1):
+            prev = d
+        else:
+            yield start, prev
+            start = prev = d
+    if start is not None:
+        yield start, prev
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    group: str | int
+    group_name: str
+    tally: Tally = field(default_factory=Tally)
+    resources: int = 0
+    idle: int = 0
+
+    def as_dict(self) -> dict:
+        t = self.tally
+        measured = self.resources
+        return {
+            "group": self.group,
+            "group_name": self.group_name,
+            "resources": measured,
+            "available_minutes": t.available_minutes,
+            "booked_minutes": t.booked_minutes,
+            "used_minutes": t.used_minutes,
+            "utilisation": round(t.used_minutes / t.available_minutes, 4) if t.available_minutes else None,
+            "idle_rate": round(self.idle / measured, 4) if measured else None,
+            "external_minutes": t.external_minutes,
+            "county_minutes": t.county_minutes,
+            "no_show_rate": round(t.no_shows / (t.no_shows + t.shown), 4) if (t.no_shows + t.shown) else None,
+        }
+
+
+GROUPS = ("city", "district", "school", "resource", "kind", "subject")
+
+
+def group_rows(
+    totals: dict[int, Tally], group_by: str, *, threshold: Decimal | float | None = None
+) -> list[dict]:
+    """Aggregate per-resource totals into rows. Idle: utilisation below `threshold`, among the
+    resources that were available at all in the window."""
+    threshold = float(EquitySettings.current().idle_threshold if threshold is None else threshold)
+    meta = {
+        r["pk"]: r
+        for r in Resource.objects.filter(pk__in=list(totals)).values(
+            "pk", "name", "kind", "subject", "school_id", "school__name", "school__district_id",
+            "school__district__name",
+        )
+    }  # fmt: skip
+    kinds = dict(Resource.Kind.choices)
+    from equipment.models import Subject
+
+    subjects = dict(Subject.choices)
+    rows: dict = {}
+    for rid, tally in totals.items():
+        m = meta[rid]
+        key, name = {
+            "city": ("city", "city"),
+            "district": (m["school__district_id"], m["school__district__name"]),
+            "school": (m["school_id"], m["school__name"]),
+            "resource": (rid, f"{m['school__name']} · {m['name']}"),
+            "kind": (m["kind"], str(kinds.get(m["kind"], m["kind"]))),
+            "subject": (m["subject"], str(subjects.get(m["subject"], m["subject"]))),
+        }[group_by]
+        row = rows.setdefault(key, Row(group=key, group_name=name))
+        row.tally.add(tally)
+        if tally.available_minutes:
+            row.resources += 1
+            if tally.used_minutes / tally.available_minutes < threshold:
+                row.idle += 1
+    if group_by == "city":
+        from django.utils.translation import gettext as _
+
+        for row in rows.values():
+            row.group_name = _("Harbin (all)")
+    return [r.as_dict() for r in sorted(rows.values(), key=lambda r: str(r.group))]
+
+
+def utilisation(*, resources, date_from: dt.date, date_to: dt.date, group_by: str = "city") -> list[dict]:
+    """The metrics endpoint: rows for the groups, stored and live days combined."""
+    return group_rows(resource_totals(resources, date_from, date_to), group_by)
+
+
+# --- service and equity figures -------------------------------------------------------------
+
+
+def gini(values: Sequence[float]) -> float | None:
+    """0 = everyone the same, 1 = one takes all. None without anyone."""
+    values = sorted(v for v in values if v >= 0)
+    n = len(values)
+    total = sum(values)
+    if n == 0 or total == 0:
+        return None
+    weighted = sum((i + 1) * v for i, v in enumerate(values))
+    return round((2 * weighted) / (n * total) - (n + 1) / n, 4)
+
+
+def periods_of(booking_periods: str, minutes: float) -> int:
+    """Class periods a booking delivers: its periods ('5-6' = 2), else 45-minute periods."""
+    if booking_periods:
+        first, _sep, last = booking_periods.partition("-")
+        try:
+            return int(last or first) - int(first) + 1
+        except ValueError:
+            pass
+    return max(1, round(minutes / 45))
+
+
+def service_figures(date_from: dt.date, date_to: dt.date) -> dict:
+    from equipment.selectors import sla_summary
+
+    w0, w1 = local_midnight(date_from), local_midnight(date_to + dt.timedelta(days=1))
+    latencies = []
+    decided = BookingEvent.objects.filter(
+        at__gte=w0, at__lt=w1, from_status="pending", to_status__in=["approved", "rejected"]
+    ).values_list("booking_id", "at")
+    created = dict(
+        BookingEvent.objects.filter(booking_id__in=[b for b, _a in decided], from_status="")
+        .values_list("booking_id", "at")
+    )  # fmt: skip
+    for booking_id, at in decided:
+        if booking_id in created:
+            latencies.append((at - created[booking_id]).total_seconds() / 3600)
+    unserved = WaitlistEntry.objects.filter(start__gte=w0, start__lt=w1, status="expired").count()
+    tickets = MaintenanceTicket.objects.filter(reported_at__gte=w0, reported_at__lt=w1)
+    sla = sla_summary(tickets)
+    lab_periods = 0
+    for periods, start, end in Booking.objects.filter(
+        status__in=USED, is_external=True, resource__kind="lab", start__gte=w0, start__lt=w1
+    ).values_list("periods", "start", "end"):
+        lab_periods += periods_of(periods, (end - start).total_seconds() / 60)
+    counts = Booking.objects.filter(start__gte=w0, start__lt=w1).aggregate(
+        shown=Count("pk", filter=Q(status__in=USED)), no_shows=Count("pk", filter=Q(status="no_show"))
+    )
+    seen = counts["shown"] + counts["no_shows"]
+    return {
+        "approval_latency_hours_median": round(statistics.median(latencies), 2) if latencies else None,
+        "waitlist_unserved": unserved,
+        "tickets_reported": sla.reported,
+        "tickets_within_24h": sla.resolved_within_24h,
+        "sla_compliance": sla.compliance,
+        "shared_lab_periods": lab_periods,
+        "no_show_rate": round(counts["no_shows"] / seen, 4) if seen else None,
+    }
+
+
+def equity_figures(date_from: dt.date, date_to: dt.date, city_row: dict) -> dict:
+    """Who gets the shared resources: used minutes per student by district (by the booking
+    schools' district), the county share of external use, and the spread (Gini) of external
+    use per student across every school."""
+    from schools.models import District, School
+
+    w0, w1 = local_midnight(date_from), local_midnight(date_to + dt.timedelta(days=1))
+    used = Booking.objects.filter(status__in=USED, start__gte=w0, start__lt=w1)
+    per_school_all = defaultdict(float)
+    per_school_external = defaultdict(float)
+    for school_id, external, duration in used.values_list("school_id", "is_external").annotate(
+        d=Sum(F("end") - F("start"))
+    ):
+        minutes = duration.total_seconds() / 60 if duration else 0
+        per_school_all[school_id] += minutes
+        if external:
+            per_school_external[school_id] += minutes
+    schools = list(School.objects.values_list("pk", "district_id", "student_count"))
+    by_district = defaultdict(lambda: [0.0, 0])
+    for pk, district_id, students in schools:
+        by_district[district_id][0] += per_school_all.get(pk, 0)
+        by_district[district_id][1] += students
+    districts = {d.pk: d for d in District.objects.all()}
+    minutes_per_student = [
+        {
+            "group": district_id,
+            "group_name": districts[district_id].name,
+            "kind": districts[district_id].kind,
+            "minutes_per_student": round(minutes / students, 4) if students else 0.0,
+        }
+        for district_id, (minutes, students) in sorted(by_district.items())
+    ]
+    spread = gini(
+        [per_school_external.get(pk, 0) / students if students else 0 for pk, _d, students in schools]
+    )
+    external = city_row["external_minutes"]
+    return {
+        "minutes_per_student": minutes_per_student,
+        "county_share_of_external": round(city_row["county_minutes"] / external, 4) if external else None,
+        "borrowing_schools": sum(1 for v in per_school_external.values() if v > 0),
+        "gini": spread,
+    }
