@@ -33,6 +33,9 @@ from .models import Asset, CatalogItem, Interface, MaintenanceTicket, OpeningHou
 from .rules import default_opening_hours
 
 TZ = ZoneInfo("Asia/Shanghai")
+# Demo and synthetic resources have been in service since the 2025 autumn term, so the months
+# of demo bookings count in utilisation (days before a resource existed do not).
+IN_SERVICE_SINCE = dt.datetime(2025, 9, 1, tzinfo=TZ)
 
 # --- qualifications ---------------------------------------------------------------------------
 
@@ -732,6 +735,9 @@ def seed_demo(report: SeedReport | None = None) -> SeedReport:
 
     _seed_kits(actor, schools, quals, catalogue, report)
     _seed_tickets(schools, report)
+    Resource.objects.filter(school__in=schools.values(), created_at__gt=IN_SERVICE_SINCE).update(
+        created_at=IN_SERVICE_SINCE
+    )
     return report
 
 
@@ -900,7 +906,7 @@ def seed_city_resources(*, schools: Iterable[School], seed: int) -> dict[str, in
             )
             for school, spec, _county in planned
         ),
-        now=now,
+        now=IN_SERVICE_SINCE,
     )  # fmt: skip
     ids = {s.pk for s in schools}
     resource_pk = {

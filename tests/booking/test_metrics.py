@@ -1,0 +1,206 @@
+"""Metrics against an independent brute force, minute by minute, on small random worlds."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from booking import metrics
+from booking.models import Booking, Closure, DailyUsage, UsageDay
+from equipment.models import MaintenanceTicket, OpeningHours, Resource
+from tests.factories import DistrictFactory, ResourceFactory, SchoolFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SH = ZoneInfo("Asia/Shanghai")
+# Friday 30 October .. Monday 2 November 2026: a weekend and a month boundary, no holidays.
+FIRST, LAST = dt.date(2026, 10, 30), dt.date(2026, 11, 2)
+W0 = dt.datetime.combine(FIRST, dt.time(), tzinfo=SH)
+MINUTES = ((LAST - FIRST).days + 1) * 24 * 60
+STATUSES = ["approved", "checked_in", "completed", "no_show", "cancelled", "pending"]
+
+
+def minute(m: int) -> dt.datetime:
+    return W0 + dt.timedelta(minutes=m)
+
+
+ranges = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 24 * 60 - 2), st.integers(1, 600)), min_size=0, max_size=6
+)
+bookings = st.lists(
+    st.tuples(
+        st.integers(0, 1),  # resource
+        st.integers(0, 2),  # booking school: 0 owner, 1 urban other, 2 county
+        st.integers(-300, MINUTES - 1),  # start minute (may begin before the window)
+        st.integers(1, 900),  # length: may cross midnight and the month boundary
+        st.sampled_from(STATUSES),
+    ),
+    max_size=10,
+)
+downtime = st.lists(
+    st.tuples(st.integers(0, 1), st.integers(-500, MINUTES), st.integers(1, 2000)), max_size=2
+)
+closures = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 3)), max_size=2)
+
+
+@pytest.fixture
+def world(db):
+    district = DistrictFactory(kind="urban")
+    owner = SchoolFactory(district=district)
+    others = [SchoolFactory(district=district), SchoolFactory(district=DistrictFactory(kind="county"))]
+    resources = [ResourceFactory(school=owner, hours=False) for _ in range(2)]
+    Resource.objects.filter(pk__in=[r.pk for r in resources]).update(created_at=W0 - dt.timedelta(days=400))
+    teachers = [UserFactory(role="teacher", school=s) for s in [owner, *others]]
+    return resources, teachers
+
+
+def brute_force(resources, weekly, booking_rows, downs, closed_days):
+    """Minute by minute: is it open, is it booked, by whom. Independent of booking.metrics."""
+    out = {}
+    for r_index, resource in enumerate(resources):
+        t = {"available": 0, "booked": 0, "used": 0, "external": 0, "county": 0}
+        for m in range(MINUTES):
+            when = minute(m)
+            day = when.date()
+            t_of_day = when.hour * 60 + when.minute
+            open_now = any(
+                w == day.weekday() and a <= t_of_day < min(a + length, 24 * 60)
+                for w, a, length in weekly[r_index]
+            )
+            if (r_index, (day - FIRST).days) in closed_days:
+                open_now = False
+            if any(dr == r_index and d0 <= m < d0 + dl for dr, d0, dl in downs):
+                open_now = False
+            if not open_now:
+                continue
+            t["available"] += 1
+            for rr, school, start, length, status in booking_rows:
+                if rr != r_index or not (start <= m < start + length):
+                    continue
+                if status in ("approved", "checked_in", "completed"):
+                    t["booked"] += 1
+                if status in ("checked_in", "completed"):
+                    t["used"] += 1
+                    if school != 0:
+                        t["external"] += 1
+                        if school == 2:
+                            t["county"] += 1
+        out[resource.pk] = t
+    return out
+
+
+def non_overlapping(rows):
+    """The engine never lets active bookings of one resource overlap; keep the data that way."""
+    kept, taken = [], {0: [], 1: []}
+    for row in rows:
+        r, _school, start, length, status = row
+        if status in ("approved", "checked_in", "completed", "pending", "no_show"):
+            if any(start < e and s < start + length for s, e in taken[r]):
+                continue
+            taken[r].append((start, start + length))
+        kept.append(row)
+    return kept
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weekly0=ranges, weekly1=ranges, booking_rows=bookings, downs=downtime, closed=closures)
+def test_metrics_equal_a_minute_by_minute_brute_force(world, weekly0, weekly1, booking_rows, downs, closed):
+    resources, teachers = world
+    booking_rows = non_overlapping(booking_rows)
+    with transaction.atomic():
+        weekly = [[], []]
+        for r_index, spec in enumerate((weekly0, weekly1)):
+            placed: dict[int, list[tuple[int, int]]] = {}
+            for w, a, length in spec:
+                b = min(a + length, 24 * 60 - 1)
+                if any(a < e and s < b for s, e in placed.get(w, [])):
+                    continue  # opening ranges of one weekday never overlap (a rule)
+                placed.setdefault(w, []).append((a, b))
+                weekly[r_index].append((w, a, b - a))
+                OpeningHours.objects.create(
+                    resource=resources[r_index], weekday=w,
+                    start=dt.time(a // 60, a % 60), end=dt.time(b // 60, b % 60),
+                )  # fmt: skip
+        for rr, school, start, length, status in booking_rows:
+            s, e = minute(start), minute(start + length)
+            Booking.objects.create(
+                resource=resources[rr], school=teachers[school].school, booked_by=teachers[school],
+                start=s, end=e, block_start=s, block_end=e, class_size=1, status=status,
+                is_external=school != 0, check_in_code="T",
+            )  # fmt: skip
+        for dr, d0, dl in downs:
+            MaintenanceTicket.objects.create(
+                resource=resources[dr], school=resources[dr].school, description="x", takes_out_of_service=True,
+                reported_by=teachers[0], reported_at=minute(d0), due_at=minute(d0) + dt.timedelta(hours=24),
+                status="resolved", resolved_at=minute(d0 + dl),
+            )  # fmt: skip
+        for cr, cd in closed:
+            day = FIRST + dt.timedelta(days=cd)
+            Closure.objects.create(
+                scope="resource", resource=resources[cr], start_date=day, end_date=day, reason="x"
+            )
+
+        expected = brute_force(resources, weekly, booking_rows, downs, set(closed))
+        qs = Resource.objects.filter(pk__in=[r.pk for r in resources])
+        live = metrics.resource_totals(qs, FIRST, LAST)
+        for r in resources:
+            got, want = live[r.pk], expected[r.pk]
+            assert (got.available_minutes, got.booked_minutes, got.used_minutes, got.external_minutes,
+                    got.county_minutes) == (want["available"], want["booked"], want["used"], want["external"],
+                                            want["county"])  # fmt: skip
+        # Stored days give the same answer as live ones, and a mix of both too.
+        metrics.usage_store_day(FIRST + dt.timedelta(days=1))
+        metrics.usage_store_day(FIRST + dt.timedelta(days=2))
+        mixed = metrics.resource_totals(qs, FIRST, LAST)
+        assert {k: vars(v) for k, v in mixed.items()} == {k: vars(v) for k, v in live.items()}
+        transaction.set_rollback(True)
+
+
+def test_idle_rate_and_groups(world):
+    resources, teachers = world
+    for r in resources:
+        OpeningHours.objects.create(resource=r, weekday=4, start=dt.time(8), end=dt.time(18))  # Friday 10 h
+    s = dt.datetime(2026, 10, 30, 9, tzinfo=SH)
+    Booking.objects.create(resource=resources[0], school=teachers[2].school, booked_by=teachers[2], start=s,
+                           end=s + dt.timedelta(hours=2), block_start=s, block_end=s + dt.timedelta(hours=2),
+                           class_size=1, status="completed", is_external=True, check_in_code="T")  # fmt: skip
+    Booking.objects.create(resource=resources[1], school=teachers[0].school, booked_by=teachers[0], start=s,
+                           end=s + dt.timedelta(minutes=30), block_start=s, block_end=s + dt.timedelta(minutes=30),
+                           class_size=1, status="no_show", check_in_code="T")  # fmt: skip
+    qs = Resource.objects.filter(pk__in=[r.pk for r in resources])
+    [city] = metrics.utilisation(resources=qs, date_from=FIRST, date_to=FIRST)
+    assert city["available_minutes"] == 1200
+    assert city["used_minutes"] == 120
+    assert city["utilisation"] == 0.1
+    assert city["idle_rate"] == 0.5  # resource 2 used 0 % < 10 %; resource 1 exactly 20 % is not idle
+    assert city["external_minutes"] == city["county_minutes"] == 120
+    assert city["no_show_rate"] == 0.5
+    by_resource = metrics.utilisation(resources=qs, date_from=FIRST, date_to=FIRST, group_by="resource")
+    assert [r["utilisation"] for r in by_resource] == [0.2, 0.0]
+
+
+def test_a_dirty_day_is_recomputed_by_the_nightly_job(world):
+    from booking.tasks import usage_nightly_task
+
+    resources, _teachers = world
+    for r in resources:
+        OpeningHours.objects.create(resource=r, weekday=4, start=dt.time(8), end=dt.time(18))
+    metrics.usage_store_day(FIRST)
+    assert DailyUsage.objects.filter(date=FIRST).count() == 2
+    metrics.usage_mark_dirty([FIRST])
+    assert FIRST in metrics.usage_days_to_compute(dt.date(2026, 11, 29))
+    assert usage_nightly_task.delay().get() >= 2
+    assert not UsageDay.objects.filter(dirty=True).exists()
+
+
+def test_gini_and_periods():
+    assert metrics.gini([]) is None
+    assert metrics.gini([0, 0]) is None
+    assert metrics.gini([5, 5, 5]) == 0.0
+    assert metrics.gini([0, 0, 0, 10]) == 0.75
+    assert metrics.periods_of("5-6", 90) == 2
+    assert metrics.periods_of("3", 45) == 1
+    assert metrics.periods_of("", 90) == 2
