@@ -6,12 +6,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    MPLCONFIGDIR=/app/var/matplotlib
 
 WORKDIR /app
 
 COPY scripts/system-packages.sh scripts/system-packages.sh
-RUN EDUSHARE_SYSTEM_PACKAGES="gettext curl" scripts/system-packages.sh \
+# fonts-wqy-microhei: the CJK font the monthly report PDFs embed (booking/fonts.py).
+RUN EDUSHARE_SYSTEM_PACKAGES="gettext curl fonts-wqy-microhei" scripts/system-packages.sh \
     && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./
