@@ -204,6 +204,8 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # `?format=` belongs to the report downloads (csv/xlsx/pdf), not to DRF's renderer choice.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
