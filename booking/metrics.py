@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
@@ -158,9 +158,16 @@ def usage_store_day(day: dt.date, *, now: dt.datetime | None = None) -> int:
         for rid, d, t in compute_days(population, day, day)
     ]
     with transaction.atomic():
+        # Two runs for one day (a retried task, two workers) take turns on the day's row.
+        try:
+            with transaction.atomic():
+                UsageDay.objects.get_or_create(date=day, defaults={"computed_at": now, "dirty": True})
+        except IntegrityError:
+            pass  # the other run created it a moment ago
+        UsageDay.objects.select_for_update().get(date=day)
         DailyUsage.objects.filter(date=day).delete()
         DailyUsage.objects.bulk_create(rows, batch_size=5000)
-        UsageDay.objects.update_or_create(date=day, defaults={"computed_at": now, "dirty": False})
+        UsageDay.objects.filter(date=day).update(computed_at=now, dirty=False)
     return len(rows)
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from equipment.models import Resource
@@ -98,7 +100,10 @@ def report_build(*, report_id: int, now: dt.datetime | None = None) -> MonthlyRe
         return None
     report = MonthlyReport.objects.get(pk=report_id)
     try:
-        snapshot = build_snapshot(report.month, generated_at=now)
+        # Stored labels in the default language, whoever triggered the job; the files translate
+        # codes (kinds, subjects, zones) into the reader's language at download.
+        with translation.override(settings.LANGUAGE_CODE):
+            snapshot = build_snapshot(report.month, generated_at=now)
     except Exception as exc:
         MonthlyReport.objects.filter(pk=report_id).update(
             status=MonthlyReport.Status.FAILED, error=repr(exc)[:2000]
