@@ -249,6 +249,7 @@ def booking_create(
     now: dt.datetime | None = None,
     series: Series | None = None,
     hold_until: dt.datetime | None = None,
+    placement: bool = False,
 ) -> Booking:
     """Book a resource for the actor's school. Raises ValidationError with a code per broken rule
     (400), code='conflict' when the time is taken (409), code='forbidden' for the wrong role (403)."""
@@ -260,18 +261,32 @@ def booking_create(
         .prefetch_related("opening_hours")
         .get(pk=resource.pk)
     )
-    check_booking_rules(
-        actor=actor, resource=resource, start=start, end=end, class_size=class_size, now=now, equity=equity
-    )
+    if placement:
+        # A kit's rotation placement (days, planned by the centre): classroom rules such as opening
+        # hours and lengths do not apply; the kit must be in service and the time free.
+        rules.check_range(start, end, now - dt.timedelta(days=1))
+        rules.check_resource_status(resource.status)
+    else:
+        check_booking_rules(
+            actor=actor,
+            resource=resource,
+            start=start,
+            end=end,
+            class_size=class_size,
+            now=now,
+            equity=equity,
+        )
     is_external = actor.school_id != resource.school_id
     block_start, block_end = rules.blocked_range(start, end, resource.transit_buffer_minutes)
     status = BookingStatus.PENDING if (resource.requires_approval and is_external) else BookingStatus.APPROVED
+    if placement:
+        status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse a rotation
     if hold_until is not None:
         status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
 
     def attempt() -> Booking:
         with transaction.atomic():
-            if is_external:
+            if is_external and not placement:
                 quota = quota_hours_for(actor.school, equity)
                 if quota:
                     # Lock the requesting school: two teachers of one school share its quota.
@@ -497,7 +512,8 @@ def bookings_expire_pending(*, now: dt.datetime | None = None) -> list[int]:
 def bookings_mark_no_show(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     grace = dt.timedelta(minutes=EquitySettings.current().no_show_grace_minutes)
-    qs = Booking.objects.filter(status=BookingStatus.APPROVED, start__lt=now - grace)
+    # A kit placement is handed over, not checked in: it is never a no-show.
+    qs = Booking.objects.filter(status=BookingStatus.APPROVED, start__lt=now - grace, placement__isnull=True)
     moved = _sweep(
         qs, to=BookingStatus.NO_SHOW, reason=str(_("Not checked in within the grace period.")), now=now
     )
@@ -511,7 +527,9 @@ def bookings_mark_no_show(*, now: dt.datetime | None = None) -> list[int]:
 
 def bookings_complete(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
-    qs = Booking.objects.filter(status=BookingStatus.CHECKED_IN, end__lte=now)
+    qs = Booking.objects.filter(end__lte=now).filter(
+        Q(status=BookingStatus.CHECKED_IN) | Q(status=BookingStatus.APPROVED, placement__isnull=False)
+    )
     return _sweep(qs, to=BookingStatus.COMPLETED, reason=str(_("Ended.")), now=now)
 
 

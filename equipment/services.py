@@ -242,6 +242,7 @@ def ticket_report(
     description: str,
     takes_out_of_service: bool = False,
     now: dt.datetime | None = None,
+    custodian: bool = False,
 ) -> MaintenanceTicket:
     """Anyone of the owner school (and centre admins) reports a fault; due 24 h later.
 
@@ -256,7 +257,8 @@ def ticket_report(
     else:
         resource_for_status = resource
         school_id = resource.school_id
-    if not (actor.is_centre_admin or actor.school_id == school_id):
+    # `custodian`: the school that holds a rotating kit reports on its contents (the caller checked).
+    if not (actor.is_centre_admin or actor.school_id == school_id or custodian):
         raise _forbidden(_("Only members of the owner school can report a fault here."))
     ticket = MaintenanceTicket(
         resource=resource,
