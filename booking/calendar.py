@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q
 
+from config.db import id_in
 from equipment.models import Resource
 
 from .holidays import days_info
@@ -48,7 +49,7 @@ def closures_for(resource_ids: Iterable[int], school_ids: Iterable[int], start: 
     return Closure.objects.filter(start_date__lte=end, end_date__gte=start).filter(
         Q(scope=Closure.Scope.CITY)
         | Q(scope=Closure.Scope.SCHOOL, school_id__in=list(school_ids))
-        | Q(scope=Closure.Scope.RESOURCE, resource_id__in=list(resource_ids))
+        | (Q(scope=Closure.Scope.RESOURCE) & id_in("resource_id", resource_ids))
     )
 
 

@@ -7,9 +7,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db.models import Q, QuerySet
 
+from config.db import id_in
 from equipment.models import OpeningHours, Resource
 from equipment.selectors import resource_list_for
 from schools.models import ClassPeriod, School, User
@@ -89,10 +91,13 @@ class Calendar:
     ):
         ids = [r.pk for r in resources]
         self.days = days_info(first, last)
+        self._closed_cache: dict[dt.date, tuple[bool, set[int], set[int]]] = {}
+        self._open_cache: dict[tuple, list[Interval]] = {}
+        self._frozen: dict[int, tuple] = {}
         self.weekly: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = defaultdict(
             lambda: defaultdict(list)
         )
-        for rid, weekday, start, end in OpeningHours.objects.filter(resource_id__in=ids).values_list(
+        for rid, weekday, start, end in OpeningHours.objects.filter(id_in("resource_id", ids)).values_list(
             "resource_id", "weekday", "start", "end"
         ):
             self.weekly[rid][weekday].append((start, end))
@@ -107,7 +112,7 @@ class Calendar:
         w0, w1 = window
         # Widen by a day: a kit's buffer reaches outside the window.
         for rid, b0, b1 in Booking.objects.filter(
-            resource_id__in=ids,
+            id_in("resource_id", ids),
             status__in=ACTIVE_STATUSES,
             block_start__lt=w1 + dt.timedelta(days=1),
             block_end__gt=w0 - dt.timedelta(days=1),
@@ -115,32 +120,50 @@ class Calendar:
             self.blocks[rid].append((b0, b1))
 
     def closed(self, resource: Resource, day: dt.date) -> bool:
-        for scope, school_id, resource_id, s, e in self.closures:
-            if s <= day <= e and (
-                scope == "city"
-                or (scope == "school" and school_id == resource.school_id)
-                or (scope == "resource" and resource_id == resource.pk)
-            ):
-                return True
-        return False
+        city, schools, resources = self._closed_on(day)
+        return city or resource.school_id in schools or resource.pk in resources
+
+    def _closed_on(self, day: dt.date) -> tuple[bool, set[int], set[int]]:
+        hit = self._closed_cache.get(day)
+        if hit is None:
+            city, schools, resources = False, set(), set()
+            for scope, school_id, resource_id, s, e in self.closures:
+                if s <= day <= e:
+                    if scope == "city":
+                        city = True
+                    elif scope == "school":
+                        schools.add(school_id)
+                    else:
+                        resources.add(resource_id)
+            hit = self._closed_cache[day] = (city, schools, resources)
+        return hit
 
     def open_intervals(self, resource: Resource, day: dt.date, equity: EquitySettings) -> list[Interval]:
-        info = self.days[day]
-        rule = rules.DayRule(
-            kind=info.kind, name=info.name, closures=("x",) if self.closed(resource, day) else ()
-        )
-        ranges = rules.opening_ranges_for(
-            day,
-            rule,
-            self.weekly.get(resource.pk, {}),
-            adjusted_mode=equity.adjusted_day_mode,
-            adjusted_weekday=equity.adjusted_day_weekday,
-        )
-        tz = local_tz()
-        return [
-            (dt.datetime.combine(day, a, tzinfo=tz), dt.datetime.combine(day, b, tzinfo=tz))
-            for a, b in ranges
-        ]
+        """The resource's open [start, end) ranges on `day`, as aware datetimes. Cached by the
+        day and the resource's weekly hours: many resources share their school's bell day."""
+        closed = self.closed(resource, day)
+        weekly = self.weekly.get(resource.pk, {})
+        frozen = self._frozen.get(resource.pk)
+        if frozen is None:
+            frozen = self._frozen[resource.pk] = tuple(sorted((w, tuple(r)) for w, r in weekly.items()))
+        key = (day, closed, frozen)
+        hit = self._open_cache.get(key)
+        if hit is None:
+            info = self.days[day]
+            rule = rules.DayRule(kind=info.kind, name=info.name, closures=("x",) if closed else ())
+            ranges = rules.opening_ranges_for(
+                day,
+                rule,
+                weekly,
+                adjusted_mode=equity.adjusted_day_mode,
+                adjusted_weekday=equity.adjusted_day_weekday,
+            )
+            tz = local_tz()
+            hit = self._open_cache[key] = [
+                (dt.datetime.combine(day, a, tzinfo=tz), dt.datetime.combine(day, b, tzinfo=tz))
+                for a, b in ranges
+            ]
+        return list(hit)
 
 
 def _free(
@@ -196,6 +219,26 @@ def travel_minutes(km: float, equity: EquitySettings) -> int:
     return math.ceil(km * float(equity.road_factor) / equity.travel_speed_kmh * 60)
 
 
+class Candidate(NamedTuple):
+    """What the search needs of a resource (the attribute names of Resource, so the shared
+    free-interval code takes either)."""
+
+    pk: int
+    name: str
+    school_id: int
+    school_name: str
+    status: str
+    shared: bool
+    transit_buffer_minutes: int
+    min_minutes: int
+    max_minutes: int
+    min_notice_hours: int
+    max_advance_days: int
+    county_advance_days: int | None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
 @dataclass(frozen=True)
 class SearchResult:
     resource: Resource
@@ -235,19 +278,39 @@ def availability_search(*, user: User, query: SearchQuery, now: dt.datetime) -> 
         qs = qs.filter(subject=query.subject)
     if query.capacity_min:
         qs = qs.filter(capacity__gte=query.capacity_min)
-    qs = qs.select_related("school", "school__district").prefetch_related(None)
+    # Plain rows, not model instances: at city scale building ~2,000 models (with their school
+    # and district) costs more than the whole free-interval computation.
+    rows = qs.order_by().values_list(
+        "pk",
+        "name",
+        "school_id",
+        "school__name",
+        "status",
+        "shared",
+        "transit_buffer_minutes",
+        "min_minutes",
+        "max_minutes",
+        "min_notice_hours",
+        "max_advance_days",
+        "county_advance_days",
+        "school__latitude",
+        "school__longitude",
+    )
     travel: dict[int, int | None] = {}
     origin = query.near_school
     candidates = []
-    for resource in qs:
+    for row in rows:
+        resource = Candidate(*row)
         minutes = None
         if origin is not None:
-            s = resource.school
-            if s.latitude is None or origin.latitude is None:
+            if resource.latitude is None or origin.latitude is None:
                 continue  # cannot place it: leave it out of a travel-bounded search
             minutes = travel_minutes(
                 haversine_km(
-                    float(origin.latitude), float(origin.longitude), float(s.latitude), float(s.longitude)
+                    float(origin.latitude),
+                    float(origin.longitude),
+                    float(resource.latitude),
+                    float(resource.longitude),
                 ),
                 equity,
             )

@@ -87,7 +87,7 @@ class SearchResultSerializer(serializers.Serializer):
     resource = serializers.IntegerField(source="resource.pk")
     resource_name = serializers.CharField(source="resource.name")
     school = serializers.IntegerField(source="resource.school_id")
-    school_name = serializers.CharField(source="resource.school.name")
+    school_name = serializers.CharField(source="resource.school_name")
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     travel_minutes = serializers.IntegerField(allow_null=True)
