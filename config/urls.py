@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("equipment.api.urls")),
     path("", include("booking.api.urls")),
     path("", include("booking.api.notification_urls")),
+    path("", include("booking.api.rotation_urls")),
 ]
 
 urlpatterns = [
