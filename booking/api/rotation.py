@@ -224,9 +224,11 @@ class RequestListCreateApi(generics.GenericAPIView):
             return RotationRequest.objects.none()
         return _requests_for(self.request.user)
 
+    @extend_schema(responses=RequestSerializer(many=True))
     def get(self, request):
         return paginate(self, request, self.get_queryset(), RequestSerializer)
 
+    @extend_schema(request=RequestSerializer, responses={201: RequestSerializer})
     def post(self, request):
         ser = RequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -304,6 +306,7 @@ class HandoverListApi(generics.GenericAPIView):
             return Handover.objects.none()
         return services.handovers_for(self.request.user).prefetch_related("checks")
 
+    @extend_schema(responses=HandoverSerializer(many=True))
     def get(self, request):
         return paginate(self, request, self.get_queryset(), HandoverSerializer)
 
@@ -357,6 +360,7 @@ class CustodyApi(generics.GenericAPIView):
     def get_queryset(self):
         return CustodyEvent.objects.none()
 
+    @extend_schema(responses=CustodySerializer(many=True))
     def get(self, request, pk):
         kit = object_or_404(Resource.objects.filter(kind="mobile_kit"), pk=pk)
         user = request.user
