@@ -286,8 +286,15 @@ class CentreOnlyAdmin(admin.ModelAdmin):
 class EquitySettingsAdmin(CentreOnlyAdmin):
     """The city-wide booking policy: one row (the county priority window, quotas, timers)."""
 
-    list_display = ["__str__", "urban_advance_days", "county_advance_days", "monthly_quota_hours",
-                    "pending_expiry_hours", "no_show_grace_minutes", "adjusted_day_mode"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "urban_advance_days",
+        "county_advance_days",
+        "monthly_quota_hours",
+        "pending_expiry_hours",
+        "no_show_grace_minutes",
+        "adjusted_day_mode",
+    ]
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not EquitySettings.objects.exists()
@@ -305,3 +312,161 @@ class SchoolQuotaAdmin(CentreOnlyAdmin):
     list_display = ["school", "monthly_hours"]
     search_fields = ["school__name", "school__code"]
     autocomplete_fields = ["school"]
+
+
+# --- kit rotation ---------------------------------------------------------------------------
+
+from .models import CustodyEvent, Handover, HandoverCheck, Placement, RotationPlan, RotationRequest  # noqa: E402
+from .rotation import services as rotation_services  # noqa: E402
+
+
+@admin.register(RotationRequest)
+class RotationRequestAdmin(admin.ModelAdmin):
+    list_display = ["id", "school", "kit_type", "kit", "days", "earliest", "latest_end", "students", "status"]
+    list_filter = ["status", "kit_type", "school__district__kind"]
+    search_fields = ["school__name", "reason"]
+    readonly_fields = ["requested_by", "created_at", "status"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_centre_admin:
+            return qs
+        return qs.filter(school_id=request.user.school_id) if request.user.is_school_admin else qs.none()
+
+    def has_add_permission(self, request):
+        return False  # filed through the API by school admins (rules in rotation.services)
+
+
+class PlacementInline(admin.TabularInline):
+    model = Placement
+    extra = 0
+    can_delete = False
+    fields = ["kit", "school", "start", "end", "adapter", "transit_in_days", "km_in", "pinned", "booking"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RotationPlan)
+class RotationPlanAdmin(CentreOnlyAdmin):
+    """Proposed and applied plans; applying writes bookings through the booking service."""
+
+    list_display = [
+        "id",
+        "date_from",
+        "date_to",
+        "status",
+        "solver",
+        "solver_status",
+        "objective",
+        "gap",
+        "travel_km",
+        "created_at",
+    ]
+    list_filter = ["status", "solver"]
+    inlines = [PlacementInline]
+    readonly_fields = [f.name for f in RotationPlan._meta.fields]
+    actions = ["apply_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Apply the selected plans (book every placement)"))
+    def apply_selected(self, request, queryset):
+        for plan in queryset:
+            try:
+                rotation_services.plan_apply(actor=request.user, plan=plan)
+                self.message_user(request, _("Plan #%(id)s applied.") % {"id": plan.pk}, messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, f"#{plan.pk}: {'; '.join(exc.messages)}", messages.ERROR)
+
+
+class HandoverCheckInline(admin.TabularInline):
+    model = HandoverCheck
+    extra = 0
+    can_delete = False
+    fields = ["stage", "asset", "present", "condition", "note", "ticket"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Handover)
+class HandoverAdmin(admin.ModelAdmin):
+    list_display = [
+        "kit",
+        "sequence",
+        "from_school",
+        "to_school",
+        "status",
+        "checked_out_at",
+        "checked_in_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["kit__name", "from_school__name", "to_school__name"]
+    inlines = [HandoverCheckInline]
+    readonly_fields = [f.name for f in Handover._meta.fields]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        user = request.user
+        if user.is_centre_admin:
+            return qs
+        if user.is_school_admin:
+            return qs.filter(Q(from_school_id=user.school_id) | Q(to_school_id=user.school_id))
+        return qs.none()
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CustodyEvent)
+class CustodyEventAdmin(CentreOnlyAdmin):
+    list_display = ["kit", "asset", "school", "event", "at", "actor"]
+    list_filter = ["event"]
+    search_fields = ["kit__name", "asset__tag"]
+    readonly_fields = [f.name for f in CustodyEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- reports --------------------------------------------------------------------------------
+
+from django.utils.html import format_html  # noqa: E402
+
+from .models import MonthlyReport  # noqa: E402
+
+
+@admin.register(MonthlyReport)
+class MonthlyReportAdmin(CentreOnlyAdmin):
+    list_display = ["month", "status", "ready_at", "utilisation", "idle_rate", "files"]
+    list_filter = ["status"]
+    readonly_fields = ["month", "status", "requested_by", "created_at", "started_at", "ready_at", "error"]
+    exclude = ["snapshot"]
+
+    def has_add_permission(self, request):
+        return False  # ask through POST /api/v1/reports/ or `manage.py build_monthly_report`
+
+    def _city(self, obj, key):
+        value = (obj.snapshot or {}).get("city", {}).get(key)
+        return "-" if value is None else f"{value * 100:.1f}%"
+
+    @admin.display(description=_("utilisation"))
+    def utilisation(self, obj):
+        return self._city(obj, "utilisation")
+
+    @admin.display(description=_("idle rate"))
+    def idle_rate(self, obj):
+        return self._city(obj, "idle_rate")
+
+    @admin.display(description=_("files"))
+    def files(self, obj):
+        if obj.status != MonthlyReport.Status.READY:
+            return "-"
+        base = f"/api/v1/reports/{obj.pk}/download/?format="
+        return format_html(
+            '<a href="{}csv">CSV</a> · <a href="{}xlsx">XLSX</a> · <a href="{}pdf">PDF</a>', base, base, base
+        )

@@ -87,3 +87,18 @@ def test_equity_settings_are_one_row_edited_by_the_centre(client, centre_admin):
     assert EquitySettings.objects.count() == 1
     assert client.get("/admin/booking/equitysettings/add/").status_code == 403
     assert not Booking.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/admin/booking/rotationrequest/",
+        "/admin/booking/rotationplan/",
+        "/admin/booking/handover/",
+        "/admin/booking/custodyevent/",
+        "/admin/booking/monthlyreport/",
+    ],
+)
+def test_rotation_and_report_pages(client, centre_admin, page):
+    client.force_login(centre_admin)
+    assert client.get(page).status_code == 200
