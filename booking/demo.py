@@ -32,8 +32,17 @@ TERM_BREAKS = [
     ("寒假 2026-2027", dt.date(2027, 1, 16), dt.date(2027, 2, 28)),
     ("暑假 2027", dt.date(2027, 7, 10), dt.date(2027, 8, 31)),
 ]
-PURPOSES = ["物理分组实验: 测量重力加速度", "化学演示实验: 酸碱中和", "生物显微观察", "信息科技: 编程入门",
-            "创客: 3D 打印", "阅读课", "篮球训练", "音乐合唱排练", "科学探究课"]  # fmt: skip
+PURPOSES = [
+    "物理分组实验: 测量重力加速度",
+    "化学演示实验: 酸碱中和",
+    "生物显微观察",
+    "信息科技: 编程入门",
+    "创客: 3D 打印",
+    "阅读课",
+    "篮球训练",
+    "音乐合唱排练",
+    "科学探究课",
+]
 
 
 def seed_closures(report) -> None:
@@ -81,9 +90,12 @@ def seed_bookings(report, *, today: dt.date | None = None, weeks_back: int = 9, 
     monday = today - dt.timedelta(days=today.weekday())
     rng = random.Random(20261129)
     resources = list(
-        Resource.objects.filter(status="active").exclude(kind="mobile_kit").select_related("school")
-        .prefetch_related("opening_hours").order_by("pk")
-    )  # fmt: skip
+        Resource.objects.filter(status="active")
+        .exclude(kind="mobile_kit")
+        .select_related("school")
+        .prefetch_related("opening_hours")
+        .order_by("pk")
+    )
     teachers = list(
         User.objects.filter(role="teacher", is_active=True).select_related("school__district").order_by("pk")
     )
@@ -114,23 +126,35 @@ def seed_bookings(report, *, today: dt.date | None = None, weeks_back: int = 9, 
                     status = rng.choices(["completed", "no_show", "cancelled", "rejected"], [82, 7, 7, 4])[0]
                     past_rows.append(
                         Booking(
-                            resource=resource, school_id=teacher.school_id, booked_by=teacher,
-                            start=start, end=end, block_start=start, block_end=end, class_size=size,
-                            purpose=purpose, status=status,
+                            resource=resource,
+                            school_id=teacher.school_id,
+                            booked_by=teacher,
+                            start=start,
+                            end=end,
+                            block_start=start,
+                            block_end=end,
+                            class_size=size,
+                            purpose=purpose,
+                            status=status,
                             is_external=teacher.school_id != resource.school_id,
                             check_in_code=secrets.token_hex(3).upper(),
                             checked_in_at=start if status == "completed" else None,
                             checked_out_at=end if status == "completed" else None,
                         )
-                    )  # fmt: skip
+                    )
                 elif rng.random() < FUTURE_SHARE:
                     # The coming weeks go through the real booking service (all its rules); only
                     # a share of them, so the demo loads in seconds and leaves room to book.
                     try:
                         services.booking_create(
-                            actor=teacher, resource=resource, start=start, end=end, class_size=size,
-                            purpose=purpose, now=now,
-                        )  # fmt: skip
+                            actor=teacher,
+                            resource=resource,
+                            start=start,
+                            end=end,
+                            class_size=size,
+                            purpose=purpose,
+                            now=now,
+                        )
                         created += 1
                     except ValidationError:
                         continue  # a rule or a conflict: a real teacher would pick another slot
@@ -148,7 +172,48 @@ def seed_bookings(report, *, today: dt.date | None = None, weeks_back: int = 9, 
     return created
 
 
+def seed_rotation_requests(report) -> int:
+    """County schools ask for mobile kits for the spring term 2027, so the centre can plan."""
+    from equipment.models import CatalogItem
+    from schools.models import School
+
+    from .models import RotationRequest
+    from .rotation import services as rotation_services
+
+    if RotationRequest.objects.filter(reason__startswith=DEMO_MARK).exists():
+        return 0
+    asks = [
+        ("HRB-WC-001", "KIT-0001", 10, 240, "物理分组实验缺少器材"),
+        ("HRB-FZ-001", "KIT-0001", 5, 180, "力学单元教学"),
+        ("HRB-FZ-001", "KIT-0003", 10, 600, "春季运动会训练"),
+        ("HRB-WC-002", "KIT-0004", 5, 120, "职业学校创客周"),
+    ]
+    created = 0
+    for code, kit_code, days, students, why in asks:
+        school = School.objects.filter(code=code).first()
+        admin = User.objects.filter(school=school, role="school_admin", is_active=True).order_by("pk").first()
+        kit_type = CatalogItem.objects.filter(code=kit_code).first()
+        if not (school and admin and kit_type):
+            continue
+        rotation_services.request_create(
+            actor=admin,
+            data={
+                "kit_type": kit_type,
+                "days": days,
+                "earliest": dt.date(2027, 3, 1),
+                "latest_end": dt.date(2027, 5, 28),
+                "students": students,
+                "reason": f"{DEMO_MARK} {why}",
+            },
+        )
+        created += 1
+    if created:
+        report.created["kit requests"] = created
+    return created
+
+
 def seed_demo(report) -> None:
     seed_closures(report)
+    seed_rotation_requests(report)
     with notifications.suppressed():  # thousands of demo bookings must not mail anyone
         seed_bookings(report)
