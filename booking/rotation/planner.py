@@ -40,7 +40,8 @@ import datetime as dt
 import itertools
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 MAX_WINDOW_DAYS = 366
@@ -51,6 +52,10 @@ WEIGHT_SCALE = 1000
 KM_SCALE = 10
 # Share of the time limit for the first (students) stage; the km stage gets what is left.
 FIRST_STAGE_SHARE = 0.6
+# A component's model (about its number of arcs) may grow this much per second of its time
+# budget; beyond it, requests keep fewer candidate kits (measured on 2 cores: about 130,000 arcs
+# take 4 s to presolve).
+MODEL_SIZE_PER_SECOND = 8000
 # Open days counted beyond the window before a date is taken as "far away" (availability ends).
 _FAR = 1_000_000
 
@@ -427,7 +432,8 @@ def _prepare(
 
 
 def _pin(inst: _Instance, p: Placement) -> None:
-    """Restrict a pinned request to its one placement; ValueError when that is not feasible."""
+    """Restrict a pinned request to its one placement (request, kit and start: the end follows from
+    the days); ValueError when that is not feasible."""
     where = f"pinned placement of request {p.request_id} on kit {p.kit_id} from {p.start}"
     if p.request_id not in inst.requests:
         raise ValueError(f"{where}: unknown request")
@@ -436,7 +442,7 @@ def _pin(inst: _Instance, p: Placement) -> None:
     if p.request_id in inst.unserved:
         raise ValueError(f"{where}: request cannot be served ({inst.unserved[p.request_id]})")
     start = inst.open_before(p.start)
-    if start < len(inst.open_dates) and inst.open_dates[start] == p.start:
+    if 0 <= start < len(inst.open_dates) and inst.open_dates[start] == p.start:
         for c in inst.candidates[p.request_id]:
             if c.kit_id == p.kit_id and c.first <= start <= c.last:
                 inst.candidates[p.request_id] = [
@@ -575,6 +581,75 @@ def _greedy(inst: _Instance) -> list[tuple[_Candidate, int]]:
     return chosen
 
 
+def _insertion(inst: _Instance) -> list[tuple[_Candidate, int]]:
+    """A stronger construction than the baseline, used only as CP-SAT's starting point: the same
+    priority order, but each request goes where it adds the fewest km among all kits and all
+    positions in their sequences, and the stays already placed may move within their windows to
+    make room (insertion with time windows: earliest and latest starts of each sequence, forward
+    and backward). Starts are the earliest ones at the end."""
+    # (kit, segment) -> the candidates on it, in order; with earliest and latest starts.
+    seqs: dict[tuple[int, int], list[_Candidate]] = {}
+    early: dict[tuple[int, int], list[int]] = {}
+    late: dict[tuple[int, int], list[int]] = {}
+
+    def gap(a: _Candidate, b: _Candidate) -> int:
+        return a.days + inst.transit(a.school_id, b.school_id)
+
+    def refresh(key: tuple[int, int]) -> None:
+        seq = seqs[key]
+        es = [seq[0].first]
+        for a, b in itertools.pairwise(seq):
+            es.append(max(b.first, es[-1] + gap(a, b)))
+        ls = [seq[-1].last]
+        for a, b in itertools.pairwise(reversed(seq)):
+            ls.append(min(b.last, ls[-1] - gap(b, a)))
+        early[key], late[key] = es, ls[::-1]
+
+    def best_place(c: _Candidate) -> tuple[float, int] | None:
+        key = (c.kit_id, c.segment)
+        depot = inst.kits[c.kit_id].depot_school_id
+        seq, es, ls = seqs.get(key, []), early.get(key, []), late.get(key, [])
+        best = None
+        for p in range(len(seq) + 1):
+            s = c.first if p == 0 else max(c.first, es[p - 1] + gap(seq[p - 1], c))
+            if s > c.last or (p < len(seq) and s + gap(c, seq[p]) > ls[p]):
+                continue
+            before = depot if p == 0 else seq[p - 1].school_id
+            after = depot if p == len(seq) else seq[p].school_id
+            added = inst.km(before, c.school_id) + inst.km(c.school_id, after) - inst.km(before, after)
+            if best is None or added < best[0]:
+                best = (added, p)
+        return best
+
+    def insert(c: _Candidate, p: int) -> None:
+        key = (c.kit_id, c.segment)
+        seqs.setdefault(key, []).insert(p, c)
+        refresh(key)
+
+    for rid in sorted(inst.pinned):
+        (c,) = inst.candidates[rid]
+        placed = best_place(c)
+        if placed is None:
+            raise ValueError(
+                f"pinned placement of request {rid} on kit {c.kit_id} clashes with another pinned placement"
+            )
+        insert(c, placed[1])
+    order = sorted(
+        (rid for rid in inst.candidates if rid not in inst.pinned),
+        key=lambda rid: (-inst.weights[rid], inst.requests[rid].earliest, rid),
+    )
+    for rid in order:
+        options = []
+        for c in inst.candidates[rid]:
+            placed = best_place(c)
+            if placed is not None:
+                options.append((placed[0], c.kit_id, c.segment, placed[1], c))
+        if options:
+            _, _, _, p, c = min(options, key=lambda o: o[:3])
+            insert(c, p)
+    return [(c, s) for key, seq in seqs.items() for c, s in zip(seq, early[key], strict=True)]
+
+
 def greedy_plan(
     kits: Sequence[Kit],
     schools: Sequence[School],
@@ -619,9 +694,10 @@ def plan(
 
     Requests and kits fall apart into independent components (usually one per kit type: no
     request can use another type's kit); each is its own CP-SAT model, solved in turn, smallest
-    first, each with a share of `time_limit_s` proportional to its size plus what the ones
-    before it left unused. Smaller models leave CP-SAT's search more of the time (presolve and
-    the LP grow faster than linearly) and one component's hard tail cannot starve the others.
+    first, each with a share of what is left of `time_limit_s`: proportional to its size, and
+    at least an equal share (a small component proven early hands the rest on). Smaller models
+    leave CP-SAT's search more of the time (presolve and the LP grow faster than linearly), and
+    one component's hard tail cannot starve the others.
 
     Model, in open-day indices: per (request, kit, depot segment) an optional fixed-size interval
     (`days` long) whose start ranges over the precomputed feasible starts; at most one per
@@ -630,14 +706,16 @@ def plan(
     transit(i, j) and the leg's km, so the km objective counts exactly the legs driven (out of
     the depot, school to school, back). Arcs that time windows rule out are never created, and
     arcs whose transit always holds carry no constraint. NoOverlap per kit segment is implied by
-    the circuit but propagates better.
+    the circuit but propagates better; a cumulative over the whole fleet (see
+    `_add_fleet_cumulative`) is redundant too and is what gives the LP a usable bound.
 
     Lexicographic objective in two solves of one model: (1) maximise weighted students;
     (2) add `weighted students >= the value found in (1)` and minimise km. Holding the value found
     (not the bound) keeps (2) feasible and never trades students for km, with no big-M weight to
-    prove. (1) starts from the greedy plan as a complete hint and (2) from (1)'s solution, so
-    CP-SAT never ends behind greedy on students. `bound` and `gap` are (1)'s, summed over the
-    components; `travel_bound_km` is (2)'s: a lower bound on km at the students found.
+    prove. (1) starts from a complete hint, the better of the greedy plan and `_insertion`'s,
+    and (2) from (1)'s solution, so CP-SAT never ends behind greedy on students. `bound` and
+    `gap` are (1)'s, summed over the components; `travel_bound_km` is (2)'s: a lower bound on km
+    at the students found (None when a component was thinned or fell back, see `_thin`).
     """
     # Imported here: ortools (with numpy and pandas) costs ~0.4 s that web processes, which only
     # need the values above, should not pay at start-up.
@@ -645,33 +723,47 @@ def plan(
 
     t0 = time.perf_counter()
     inst = _prepare(kits, schools, requests, settings, window, pinned, dropped_request_ids)
-    greedy = _greedy(inst)
+    # Starting points: the baseline and the insertion heuristic; per component the better one.
+    starts = (_greedy(inst), _insertion(inst))
     components = _components(inst)
     sizes = [_model_size(inst, rids) for rids in components]
     size_left = sum(sizes)
     chosen: list[tuple[_Candidate, int]] = []
     best = bound = 0
+    bound_known = True
     travel_bound: int | None = 0
     optimal = True
-    for rids, size in sorted(zip(components, sizes, strict=True), key=lambda x: (x[1], min(x[0]))):
-        budget = max(0.05, settings.time_limit_s - (time.perf_counter() - t0)) * size / size_left
+    ordered = sorted(zip(components, sizes, strict=True), key=lambda x: (x[1], min(x[0])))
+    for n, (rids, size) in enumerate(ordered):
+        # At least an equal share: a small component that is proven early hands the rest on.
+        share = max(size / size_left, 1 / (len(ordered) - n))
+        budget = max(0.05, settings.time_limit_s - (time.perf_counter() - t0)) * share
         size_left -= size
-        result = _solve_component(
-            cp_model, inst, rids, [(c, s) for c, s in greedy if c.request_id in rids], budget
+        start = max(
+            ([(c, s) for c, s in chosen_by if c.request_id in rids] for chosen_by in starts),
+            key=lambda chosen_by: sum(inst.weights[c.request_id] for c, _ in chosen_by),
         )
+        candidates = {rid: inst.candidates[rid] for rid in rids}
+        if size > MODEL_SIZE_PER_SECOND * budget:
+            # Too big to build and search in time: fewer kits per request, so no proven bound.
+            candidates = _thin(inst, candidates, start, MODEL_SIZE_PER_SECOND * budget)
+            bound_known = optimal = False
+        result = _solve_component(cp_model, inst, candidates, start, budget)
         chosen += result.chosen
         best += result.best
         bound += result.bound
         optimal = optimal and result.optimal
         if travel_bound is not None:
             travel_bound = None if result.travel_bound is None else travel_bound + result.travel_bound
+        if not bound_known:
+            travel_bound = None
     return _build(
         inst,
         chosen,
         solver="cp-sat",
         status="OPTIMAL" if optimal else "FEASIBLE",
-        bound=bound / WEIGHT_SCALE,
-        gap=(bound - best) / bound if bound else 0.0,
+        bound=bound / WEIGHT_SCALE if bound_known else None,
+        gap=((bound - best) / bound if bound else 0.0) if bound_known else None,
         seconds=time.perf_counter() - t0,
         travel_bound_km=None if travel_bound is None else round(travel_bound / KM_SCALE, 1),
     )
@@ -696,13 +788,40 @@ def _components(inst: _Instance) -> list[set[int]]:
     return list(groups.values())
 
 
-def _model_size(inst: _Instance, rids: set[int]) -> int:
+def _model_size(inst: _Instance, rids: Iterable[int], candidates=None) -> int:
     """About the number of arcs, which the solve time grows with."""
+    candidates = inst.candidates if candidates is None else candidates
     per_segment: dict[tuple[int, int], int] = {}
     for rid in rids:
-        for c in inst.candidates[rid]:
+        for c in candidates[rid]:
             per_segment[(c.kit_id, c.segment)] = per_segment.get((c.kit_id, c.segment), 0) + 1
     return sum(n * n + 3 * n for n in per_segment.values())
+
+
+def _thin(inst: _Instance, candidates: dict[int, list[_Candidate]], start, limit: float):
+    """Keep, per request, the kit the starting plan chose and the next nearest ones, as many kits
+    per request as keep the model under `limit`. The kits at one distance are taken in an order that differs
+    per request, so the requests spread over the fleet."""
+    start_kit = {c.request_id: c.kit_id for c, _ in start}
+    ranked: dict[int, list[int]] = {}
+    for rid, cands in candidates.items():
+        kits = sorted(
+            {c.kit_id for c in cands},
+            key=lambda k: (
+                k != start_kit.get(rid),
+                round(inst.km(inst.kits[k].depot_school_id, inst.requests[rid].school_id)),
+                (k * 2654435761 + rid) % 4294967296,
+            ),
+        )
+        ranked[rid] = kits
+    most = max(len(kits) for kits in ranked.values())
+    for keep in range(most, 0, -1):
+        thinned = {
+            rid: [c for c in cands if c.kit_id in ranked[rid][:keep]] for rid, cands in candidates.items()
+        }
+        if keep == 1 or _model_size(inst, thinned, thinned) <= limit:
+            return thinned
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -724,7 +843,9 @@ class _Result:
     travel_bound: int | None  # km x KM_SCALE
 
 
-def _solve_component(cp_model, inst: _Instance, rids: set[int], greedy, budget: float) -> _Result:
+def _solve_component(
+    cp_model, inst: _Instance, candidates: dict[int, list[_Candidate]], start, budget: float
+) -> _Result:
     """Both stages for one component within `budget` seconds, building the model included."""
     t0 = time.perf_counter()
     settings = inst.settings
@@ -732,10 +853,10 @@ def _solve_component(cp_model, inst: _Instance, rids: set[int], greedy, budget: 
     nodes: list[_Node] = []
     weight_terms, km_terms = [], []
     groups: dict[tuple[int, int], list[int]] = {}
-    for rid in sorted(rids):
+    for rid in sorted(candidates):
         w = round(inst.weights[rid] * WEIGHT_SCALE)
         present_of_request = []
-        for c in inst.candidates[rid]:
+        for c in candidates[rid]:
             name = f"{rid}_{c.kit_id}_{c.segment}"
             p = m.new_bool_var(f"p_{name}")
             s = m.new_int_var(c.first, c.last, f"s_{name}")
@@ -780,6 +901,8 @@ def _solve_component(cp_model, inst: _Instance, rids: set[int], greedy, budget: 
     weighted, travel = sum(weight_terms), sum(km_terms)
     variables = [v for n in nodes for v in (n.present, n.start)]
     variables += [lit for arcs in arcs_by_group.values() for lit in arcs.values()]
+    derived = _add_fleet_cumulative(m, inst, nodes, groups)
+    variables += list(derived)
 
     def hint(values: Mapping[object, int]) -> None:
         m.clear_hints()
@@ -791,23 +914,28 @@ def _solve_component(cp_model, inst: _Instance, rids: set[int], greedy, budget: 
     solver.parameters.num_workers = settings.workers
     # Probing costs seconds on these circuit models and buys little: the search gets the time.
     solver.parameters.cp_model_probing_level = 0
-    solver.parameters.log_search_progress = _DEBUG_LOG
-    for k, v in _DEBUG_PARAMS.items():
-        setattr(solver.parameters, k, v)
 
-    # Stage 1: students, from the greedy plan.
-    greedy_best = sum(round(inst.weights[c.request_id] * WEIGHT_SCALE) for c, _ in greedy)
+    # Stage 1: students, from the starting plan.
+    start_best = sum(round(inst.weights[c.request_id] * WEIGHT_SCALE) for c, _ in start)
     m.maximize(weighted)
-    hint(_greedy_values(greedy, nodes, groups, arcs_by_group))
+    values = _hint_values(start, nodes, groups, arcs_by_group)
+    values.update({var: rule(values) for var, rule in derived.items()})
+    hint(values)
     solver.parameters.max_time_in_seconds = max(0.01, budget * FIRST_STAGE_SHARE - (time.perf_counter() - t0))
     status1 = solver.solve(m)
     if status1 == cp_model.INFEASIBLE:
         raise ValueError("pinned placements cannot all be kept")
-    if status1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or round(solver.objective_value) < greedy_best:
-        # Nothing in time (presolve alone can take that long on a huge model): greedy's placements.
-        return _Result(greedy, greedy_best, _all_served(inst, rids), False, None)
+    if status1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # Nothing in time (presolve alone can take that long on a huge model): the starting plan.
+        return _Result(start, start_best, _all_served(inst, candidates), False, None)
+    # Until the LP has run, the solver's bound counts every candidate, several per request.
+    bound = max(
+        start_best, min(_all_served(inst, candidates), math.floor(solver.best_objective_bound + 1e-6))
+    )
+    if round(solver.objective_value) < start_best:  # the hint is a solution, so not expected
+        return _Result(start, start_best, bound, False, None)
     best = round(solver.objective_value)
-    bound = max(best, math.floor(solver.best_objective_bound + 1e-6))
+    bound = max(bound, best)
     values = {v: solver.value(v) for v in variables}
 
     # Stage 2: km, holding the students found, from stage 1's solution.
@@ -829,18 +957,49 @@ def _solve_component(cp_model, inst: _Instance, rids: set[int], greedy, budget: 
     )
 
 
-def _all_served(inst: _Instance, rids: set[int]) -> int:
-    """The trivial bound (every request served), for a component CP-SAT found nothing for."""
+def _all_served(inst: _Instance, rids: Iterable[int]) -> int:
+    """The trivial bound: every request served."""
     return sum(round(inst.weights[rid] * WEIGHT_SCALE) for rid in rids)
 
 
-_DEBUG_LOG = False
-_DEBUG_PARAMS: dict = {}
+def _add_fleet_cumulative(m, inst: _Instance, nodes: list[_Node], groups) -> dict[object, Callable]:
+    """A redundant constraint for a stronger LP bound: the component's requests, each stretched
+    by the least transit that must follow it, never use more kits at once than the component has
+    (CP-SAT's energy cuts then see the fleet's capacity, which the circuits' LP hardly does).
+    Returns the new variables, each with the rule giving its value from the others (for hints)."""
+    by_request: dict[int, list[_Node]] = {}
+    for node in nodes:
+        by_request.setdefault(node.candidate.request_id, []).append(node)
+    schools = Counter(its[0].candidate.school_id for its in by_request.values())
+    depots = {inst.kits[k].depot_school_id for k, _ in groups}
+    derived: dict[object, Callable] = {}
+    intervals = []
+    for rid, its in sorted(by_request.items()):
+        school = its[0].candidate.school_id
+        # After it the kit goes on to another request's school, or home.
+        nexts = depots | {x for x, count in schools.items() if x != school or count > 1}
+        tail = min(inst.transit(school, x) for x in nexts)
+        present = m.new_bool_var(f"served_{rid}")
+        m.add(present == sum(n.present for n in its))
+        start = m.new_int_var(
+            min(n.candidate.first for n in its), max(n.candidate.last for n in its), f"at_{rid}"
+        )
+        for n in its:
+            m.add(start == n.start).only_enforce_if(n.present)
+        intervals.append(
+            m.new_optional_fixed_size_interval_var(start, its[0].candidate.days + tail, present, "")
+        )
+        derived[present] = lambda v, its=its: sum(v[n.present] for n in its)
+        derived[start] = lambda v, its=its: next(
+            (v[n.start] for n in its if v[n.present]), min(n.candidate.first for n in its)
+        )
+    m.add_cumulative(intervals, [1] * len(intervals), len({k for k, _ in groups}))
+    return derived
 
 
-def _greedy_values(greedy, nodes, groups, arcs_by_group) -> dict[object, int]:
-    """Every model variable's value in the greedy plan: a complete hint is a first solution."""
-    chosen = {(c.request_id, c.kit_id, c.segment): s for c, s in greedy}
+def _hint_values(start, nodes, groups, arcs_by_group) -> dict[object, int]:
+    """Every model variable's value in the starting plan: a complete hint is a first solution."""
+    chosen = {(c.request_id, c.kit_id, c.segment): s for c, s in start}
     values: dict[object, int] = {}
     for node in nodes:
         c = node.candidate
@@ -859,6 +1018,7 @@ def _greedy_values(greedy, nodes, groups, arcs_by_group) -> dict[object, int]:
     return values
 
 
+# --------------------------------------------------------------------------------------------
 # Independent checker
 # --------------------------------------------------------------------------------------------
 
