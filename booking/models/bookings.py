@@ -189,6 +189,8 @@ class BookingEvent(models.Model):
         verbose_name = _("booking event")
         verbose_name_plural = _("booking history")
         ordering = ["booking", "at", "pk"]
+        # The monthly report finds a month's decisions by time (approval latency).
+        indexes = [models.Index(fields=["at"], name="booking_event_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"

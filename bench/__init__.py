@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): standalone scripts, results in bench/results/ and docs/benchmarks.md."""
