@@ -290,14 +290,16 @@ def booking_create(
                 quota = quota_hours_for(actor.school, equity)
                 if quota:
                     # Lock the requesting school: two teachers of one school share its quota.
-                    School.objects.select_for_update().filter(pk=actor.school_id).first()
+                    list(School.objects.select_for_update(no_key=True).filter(pk=actor.school_id).order_by())
                     rules.check_quota(
                         used_minutes=external_minutes_in_month(actor.school_id, start),
                         new_minutes=int((end - start).total_seconds() // 60),
                         quota_hours=quota,
                     )
             # Lock the resource row: writers of one resource queue here, readers are not blocked.
-            Resource.objects.select_for_update().filter(pk=resource.pk).first()
+            # No ORDER BY (a default ordering would join and lock the owner school's row too: two
+            # schools booking each other's rooms then deadlock) and no key lock (FKs stay free).
+            list(Resource.objects.select_for_update(no_key=True).filter(pk=resource.pk).order_by())
             clash = Booking.objects.filter(
                 resource_id=resource.pk,
                 status__in=ACTIVE_STATUSES,
@@ -347,7 +349,9 @@ def _transition(
 ) -> Booking:
     def attempt() -> Booking:
         with transaction.atomic():
-            locked = Booking.objects.select_for_update().select_related("resource").get(pk=booking.pk)
+            locked = (
+                Booking.objects.select_for_update(of=("self",)).select_related("resource").get(pk=booking.pk)
+            )
             if not permitted(locked):
                 raise ValidationError(_("You may not do this to this booking."), code="forbidden")
             rules.check_transition(locked.status, to)
