@@ -14,6 +14,12 @@ overlapping active bookings (must be 0).
 Workers are threads (one process, the GIL shared; psycopg releases it while waiting on the
 server) or forked processes (no GIL sharing): --modes picks which, both by default.
 
+--lock-probe adds a probe of the service's locks: the owners of two resources book each other's
+resource (16 threads), without and with a monthly quota; --probe-what-if repeats it with
+Resource._meta.ordering emptied in this process only (the resource lock then stops joining and
+locking the owner school); --probe-only runs just the probe (bench/results/
+booking_service_lock_probe.json).
+
 Database: edushare_bench (BENCH_DATABASE), created if missing and migrated. Writes
 bench/results/booking_service.json. Goal: service >= 0.25 x raw successful bookings/s, no overlap.
 """
@@ -206,7 +212,7 @@ def queries_per_booking(fixture, requests) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries]
 
 
-def lock_probe(options, fixture, url, admin) -> list[dict]:
+def lock_probe(options, fixture, url, admin, what_if: bool = False) -> list[dict]:
     """Two owner schools book each other's resource (8 teachers each, 16 threads), first with no
     quota, then with a quota: the quota path locks the requesting school, and the resource lock
     (`select_for_update().first()` ordered by the owner school's code) also locks the owner school
@@ -238,13 +244,16 @@ def lock_probe(options, fixture, url, admin) -> list[dict]:
         busy = common.wait_for_quiet(options.quiet_wait) if options.quiet_wait else common.cpu_busy()
         r = one_run("service", "threads", options.workers, probe, requests, url, admin, 2)
         r |= {
-            "case": f"cross bookings, quota {quota} h",
+            "case": f"cross bookings, quota {quota} h"
+            + (", what-if: no owner-school join" if what_if else ""),
+            "what_if": what_if,
             "quota_hours": quota,
             "machine_busy_before_pct": busy,
         }
         out.append(r)
         print(
-            f"lock probe, quota {quota:>6} h: {r['ok']} ok, {r['conflicts']} conflicts, "
+            f"lock probe{' (what-if)' if what_if else ''}, quota {quota:>6} h: {r['ok']} ok, "
+            f"{r['conflicts']} conflicts, "
             f"{r['ok_per_s']} ok/s, "
             f"deadlocks {r['deadlocks']}, p99 {r['latency']['p99_ms']} ms, max {r['latency']['max_ms']} ms",
             flush=True,
@@ -284,6 +293,17 @@ def main() -> None:
         help="also run the cross-booking lock probe (two owner schools book each other's resource)",
     )
     parser.add_argument("--probe-requests", type=int, default=48, help="requests of the lock probe (48)")
+    parser.add_argument(
+        "--probe-what-if",
+        action="store_true",
+        help="then the probe again with Resource._meta.ordering emptied in this process only (so the "
+        "resource lock no longer joins and locks the owner school): the effect of the suggested fix",
+    )
+    parser.add_argument(
+        "--probe-only",
+        action="store_true",
+        help="only the lock probe; results to bench/results/booking_service_lock_probe.json",
+    )
     options = parser.parse_args()
     modes = [m.strip() for m in options.modes.split(",") if m.strip()]
     counts = [int(x) for x in options.resources.split(",")]
@@ -297,11 +317,20 @@ def main() -> None:
     fixture = common.ensure_booking_fixture(users=max(32, options.workers), resources=max(counts))
     fixture["all_resources"] = fixture["resources"]
     admin = psycopg.connect(url, autocommit=True)
-    probe = []
+    probe, runs, sql = [], [], []
     try:
-        runs, sql = measure(options, counts, modes, fixture, url, admin)
-        if options.lock_probe:
+        if not options.probe_only:
+            runs, sql = measure(options, counts, modes, fixture, url, admin)
+        if options.lock_probe or options.probe_only:
             probe = lock_probe(options, fixture, url, admin)
+            if options.probe_what_if:
+                from equipment.models import Resource
+
+                ordering, Resource._meta.ordering = Resource._meta.ordering, []
+                try:
+                    probe += lock_probe(options, fixture, url, admin, what_if=True)
+                finally:
+                    Resource._meta.ordering = ordering
     finally:
         common.reset_bookings(admin)
         common.restore_equity(fixture["equity_before"])
@@ -353,7 +382,7 @@ def measure(options, counts, modes, fixture, url, admin):
 
 def report(options, counts, modes, runs, sql, info, probe):
     verdicts = []
-    for count in counts:
+    for count in counts if runs else []:
         for mode in modes:
             svc = next(r for r in runs if (r["kind"], r["mode"], r["resources"]) == ("service", mode, count))
             raw = next(r for r in runs if (r["kind"], r["mode"], r["resources"]) == ("raw", mode, count))
@@ -414,32 +443,33 @@ def report(options, counts, modes, runs, sql, info, probe):
         ]
         for r in runs
     ]
-    print()
-    print(common.table(headers, rows))
-    print()
-    print(
-        common.table(
-            [
-                "resources",
-                "workers",
-                "service/raw ok/s",
-                "service/raw attempts/s",
-                "raw/service CPU per attempt",
-                f"goal >= {GOAL_RATIO}, 0 overlaps",
-            ],
-            [
+    if runs:
+        print()
+        print(common.table(headers, rows))
+        print()
+        print(
+            common.table(
                 [
-                    v["resources"],
-                    v["mode"],
-                    v["ratio_ok_per_s"],
-                    v["ratio_attempts_per_s"],
-                    v["ratio_cpu_per_attempt"],
-                    "met" if v["met"] else "NOT met",
-                ]
-                for v in verdicts
-            ],
+                    "resources",
+                    "workers",
+                    "service/raw ok/s",
+                    "service/raw attempts/s",
+                    "raw/service CPU per attempt",
+                    f"goal >= {GOAL_RATIO}, 0 overlaps",
+                ],
+                [
+                    [
+                        v["resources"],
+                        v["mode"],
+                        v["ratio_ok_per_s"],
+                        v["ratio_attempts_per_s"],
+                        v["ratio_cpu_per_attempt"],
+                        "met" if v["met"] else "NOT met",
+                    ]
+                    for v in verdicts
+                ],
+            )
         )
-    )
     if probe:
         print()
         print(
@@ -477,7 +507,7 @@ def report(options, counts, modes, runs, sql, info, probe):
         sys.argv[1:]
     )
     path = common.write_results(
-        "booking_service",
+        "booking_service_lock_probe" if options.probe_only else "booking_service",
         {
             "benchmark": "booking_service",
             "command": command.strip(),

@@ -206,6 +206,7 @@ def git_state() -> dict:
         "booking/services.py",
         "booking/selectors.py",
         "booking/notifications.py",
+        "booking/feeds.py",
         "booking/api/views.py",
     ]
     digests = {
