@@ -407,32 +407,28 @@ def booking_cancel(
     )
 
 
+def _decide(to: str, *, actor: User, booking: Booking, reason: str, now: dt.datetime | None) -> Booking:
+    """The resource's school admin (or the centre) approves or rejects a pending request."""
+    return _transition(
+        booking,
+        to=to,
+        actor=actor,
+        reason=reason,
+        now=now or timezone.now(),
+        permitted=_administers_resource(actor),
+    )
+
+
 def booking_approve(
     *, actor: User, booking: Booking, reason: str = "", now: dt.datetime | None = None
 ) -> Booking:
-    now = now or timezone.now()
-    return _transition(
-        booking,
-        to=BookingStatus.APPROVED,
-        actor=actor,
-        reason=reason,
-        now=now,
-        permitted=_administers_resource(actor),
-    )
+    return _decide(BookingStatus.APPROVED, actor=actor, booking=booking, reason=reason, now=now)
 
 
 def booking_reject(
     *, actor: User, booking: Booking, reason: str = "", now: dt.datetime | None = None
 ) -> Booking:
-    now = now or timezone.now()
-    return _transition(
-        booking,
-        to=BookingStatus.REJECTED,
-        actor=actor,
-        reason=reason,
-        now=now,
-        permitted=_administers_resource(actor),
-    )
+    return _decide(BookingStatus.REJECTED, actor=actor, booking=booking, reason=reason, now=now)
 
 
 def booking_check_in(

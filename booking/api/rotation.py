@@ -185,7 +185,8 @@ class HandoverSerializer(serializers.ModelSerializer):
         """The kit's contents to tick, with what each check found so far."""
         checks = {(c.asset_id, c.stage): c for c in obj.checks.all()}
         rows = []
-        for asset in Asset.objects.filter(kit_id=obj.kit_id).select_related("catalog_item").order_by("tag"):
+        # Prefetched by the list view (kit__kit_contents__catalog_item): no query per leg.
+        for asset in sorted(obj.kit.kit_contents.all(), key=lambda a: a.tag):
             out, into = checks.get((asset.pk, "out")), checks.get((asset.pk, "in"))
             rows.append(
                 {
@@ -304,7 +305,9 @@ class HandoverListApi(generics.GenericAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Handover.objects.none()
-        return services.handovers_for(self.request.user).prefetch_related("checks")
+        return services.handovers_for(self.request.user).prefetch_related(
+            "checks", "kit__kit_contents__catalog_item"
+        )
 
     @extend_schema(responses=HandoverSerializer(many=True))
     def get(self, request):
@@ -318,26 +321,29 @@ class _HandoverActionApi(APIView):
         return object_or_404(services.handovers_for(request.user), pk=pk)
 
 
-class HandoverCheckOutApi(_HandoverActionApi):
+class _HandoverChecklistApi(_HandoverActionApi):
+    step = None  # the service: handover_check_out or handover_check_in
+
     @extend_schema(request=ChecklistSerializer, responses=HandoverSerializer)
     def post(self, request, pk):
         ser = ChecklistSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        h = services.handover_check_out(
+        h = type(self).step(
             actor=request.user, handover=self._get(request, pk), items=ser.validated_data["items"]
         )
         return Response(HandoverSerializer(h).data)
 
 
-class HandoverCheckInApi(_HandoverActionApi):
-    @extend_schema(request=ChecklistSerializer, responses=HandoverSerializer)
-    def post(self, request, pk):
-        ser = ChecklistSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        h = services.handover_check_in(
-            actor=request.user, handover=self._get(request, pk), items=ser.validated_data["items"]
-        )
-        return Response(HandoverSerializer(h).data)
+class HandoverCheckOutApi(_HandoverChecklistApi):
+    """The sending school checks the kit out, item by item."""
+
+    step = staticmethod(services.handover_check_out)
+
+
+class HandoverCheckInApi(_HandoverChecklistApi):
+    """The receiving school checks the kit in; missing or broken items open tickets."""
+
+    step = staticmethod(services.handover_check_in)
 
 
 class HandoverOverrideApi(_HandoverActionApi):

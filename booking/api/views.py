@@ -118,31 +118,28 @@ class BookingDetailApi(APIView):
 
 
 class _BookingActionApi(APIView):
+    """POST a status change: parse, call `service(user, booking, data)`, render the booking."""
+
     permission_classes = [IsBookingUser]
     throttle_classes = [BookingWriteThrottle]
     throttle_scope = "booking_write"
     input_serializer = ReasonInputSerializer
-
-    def act(self, request, booking, data):  # pragma: no cover - overridden
-        raise NotImplementedError
+    service = None  # set by _action()
 
     def post(self, request, pk):
         booking = object_or_404(selectors.booking_list_for(request.user), pk=pk)
         ser = self.input_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        booking = self.act(request, booking, ser.validated_data)
+        booking = type(self).service(request.user, booking, ser.validated_data)
         booking = selectors.booking_list_for(request.user).get(pk=booking.pk)
         return Response(BookingOutputSerializer(booking, context={"request": request}).data)
 
 
 def _action(name, fn, serializer=ReasonInputSerializer, doc=""):
-    def act(self, request, booking, data):
-        return fn(request.user, booking, data)
-
     cls = type(
         f"Booking{name}Api",
         (_BookingActionApi,),
-        {"act": act, "input_serializer": serializer, "__doc__": doc},
+        {"service": staticmethod(fn), "input_serializer": serializer, "__doc__": doc},
     )
     cls.post = extend_schema(request=serializer, responses=BookingOutputSerializer)(cls.post)
     return cls

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from equipment import services as equipment_services
 from equipment.models import Asset, MaintenanceTicket, Resource
+from equipment.rules import compatibility
 from equipment.selectors import compatibility_for
 from schools.models import School, User
 
@@ -159,17 +160,21 @@ def _kit_location(kit: Resource, before: dt.date) -> int:
 
 def _adapter_for(kit: Resource, spaces: Sequence[Resource]) -> tuple[bool, str | None]:
     """Compatible as is (True, None), with an adapter (True, code), or not at all (False, None):
-    the best of the school's spaces."""
-    if kit.kit_type is None or not kit.kit_type.requires.exists():
-        return True, None  # needs nothing from the room (a portable sports set)
-    best: str | None = None
-    for space in spaces:
-        result = compatibility_for(item=kit.kit_type, space=space)
-        if result.compatible:
-            return True, None
-        if result.compatible_with_adapters and best is None:
-            best = ",".join(codes[0] for codes in result.bridges.values())
-    return (best is not None), best
+    the best of the school's spaces. A school with no spaces recorded offers no interface, so
+    only a kit that needs none fits there (equipment.rules.compatibility decides)."""
+    if kit.kit_type is None:
+        return True, None
+    results = (
+        [compatibility_for(item=kit.kit_type, space=space) for space in spaces]
+        if spaces
+        else [compatibility(kit.kit_type.requires.values_list("code", flat=True), (), ())]
+    )
+    if any(r.compatible for r in results):
+        return True, None
+    for r in results:
+        if r.compatible_with_adapters:
+            return True, ",".join(codes[0] for codes in r.bridges.values())
+    return False, None
 
 
 def planner_inputs(date_from: dt.date, date_to: dt.date, *, dropped: Iterable[int] = ()):
