@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from booking import metrics
 from booking.models import Booking, Closure, DailyUsage, UsageDay
 from equipment.models import MaintenanceTicket, OpeningHours, Resource
+from tests.conftest import ON_POSTGRES
 from tests.factories import DistrictFactory, ResourceFactory, SchoolFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +205,75 @@ def test_gini_and_periods():
     assert metrics.periods_of("5-6", 90) == 2
     assert metrics.periods_of("3", 45) == 1
     assert metrics.periods_of("", 90) == 2
+
+
+PERIOD_TEXTS = ["", "", "", "1-2", "3", "5-", "6-5", " 5-6", "x", "1-2-3", "07-08", "-3"]
+# 22.5 and 112.5 minutes are half-periods: round() goes to the even number, in SQL as in Python.
+LENGTHS_S = [22.5 * 60, 30 * 60, 45 * 60, 67.5 * 60, 90 * 60, 112.5 * 60, 120 * 60, 157.5 * 60, 61.000001]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_service_figures_equal_a_plain_computation(world, seed):
+    """Approval latency median and shared lab periods, on random bookings and events: the same
+    figures as computing them row by row (on PostgreSQL both the SQL and the chunked path)."""
+    import random
+    import statistics
+
+    from booking.models import BookingEvent
+
+    rng = random.Random(seed)
+    resources, teachers = world
+    room = ResourceFactory(school=resources[0].school, kind="room", hours=False)
+    span = (LAST - FIRST).days + 1
+    W1 = W0 + dt.timedelta(days=span)
+    cursor = {r.pk: W0 - dt.timedelta(days=1) for r in [*resources, room]}
+    expected_periods, latencies = 0, []
+    for _ in range(60):
+        resource = rng.choice([*resources, room])
+        start = cursor[resource.pk] + dt.timedelta(
+            minutes=rng.randint(0, 300), microseconds=rng.choice([0, 250])
+        )
+        end = start + dt.timedelta(seconds=rng.choice(LENGTHS_S))
+        cursor[resource.pk] = end
+        school = rng.randint(0, 2)
+        status = rng.choice(STATUSES)
+        periods = rng.choice(PERIOD_TEXTS)
+        booking = Booking.objects.create(
+            resource=resource, school=teachers[school].school, booked_by=teachers[school], start=start, end=end,
+            block_start=start, block_end=end, class_size=1, status=status, is_external=school != 0,
+            check_in_code="T", periods=periods,
+        )  # fmt: skip
+        if (
+            status in ("checked_in", "completed") and school != 0 and resource.kind == "lab"
+            and W0 <= start < W1
+        ):  # fmt: skip
+            expected_periods += metrics.periods_of(periods, (end - start).total_seconds() / 60)
+        created = [start - dt.timedelta(seconds=rng.randint(60, 5 * 86400), microseconds=rng.randint(0, 999999))
+                   for _ in range(rng.choice([0, 1, 1, 1, 2]))]  # fmt: skip
+        for at in created:
+            BookingEvent.objects.create(booking=booking, at=at, from_status="", to_status="pending")
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            at = W0 + dt.timedelta(
+                seconds=rng.randint(-86400, (span + 1) * 86400), microseconds=rng.randint(0, 9)
+            )
+            frm = rng.choice(["pending", "pending", "pending", "approved"])
+            to = rng.choice(["approved", "rejected", "cancelled"])
+            BookingEvent.objects.create(booking=booking, at=at, from_status=frm, to_status=to)
+            if W0 <= at < W1 and frm == "pending" and to in ("approved", "rejected") and created:
+                latencies.append((at - max(created)).total_seconds() / 3600)
+    service = metrics.service_figures(FIRST, LAST)
+    assert len(latencies) > 5
+    assert service["approval_latency_hours_median"] == round(statistics.median(latencies), 2)
+    assert service["shared_lab_periods"] == expected_periods
+    w0, w1 = metrics.local_midnight(FIRST), metrics.local_midnight(LAST + dt.timedelta(days=1))
+    assert metrics._latency_median_python(w0, w1) == statistics.median(latencies)
+    assert metrics._lab_periods_python(w0, w1) == expected_periods
+    if ON_POSTGRES:
+        assert metrics._latency_median_sql(w0, w1) == statistics.median(latencies)
+        assert metrics._lab_periods_sql(w0, w1) == expected_periods
+
+
+def test_service_figures_without_decisions(world):
+    service = metrics.service_figures(FIRST, LAST)
+    assert service["approval_latency_hours_median"] is None
+    assert service["shared_lab_periods"] == 0
