@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from config.db import id_in
 from equipment.models import MaintenanceTicket, Resource
 
 from .calendar import dates, local_midnight, local_tz
@@ -53,8 +54,14 @@ class Tally:
     no_shows: int = 0
 
     def add(self, other: Tally) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # Plain sums: called for every resource and day (dataclasses.fields() per call was slow).
+        self.available_minutes += other.available_minutes
+        self.booked_minutes += other.booked_minutes
+        self.used_minutes += other.used_minutes
+        self.external_minutes += other.external_minutes
+        self.county_minutes += other.county_minutes
+        self.shown += other.shown
+        self.no_shows += other.no_shows
 
 
 def _overlap_seconds(
@@ -264,47 +271,66 @@ class Row:
 
 
 GROUPS = ("city", "district", "school", "resource", "kind", "subject")
+META_FIELDS = ("pk", "name", "kind", "subject", "school_id", "school__name", "school__district_id",
+               "school__district__name")  # fmt: skip
+
+
+def resource_meta(ids: Iterable[int]) -> dict[int, dict]:
+    """Names and groups of these resources, in one query: read once per report, shared by its
+    groupings (group_rows) and its resource rows."""
+    return {m["pk"]: m for m in Resource.objects.filter(id_in("pk", ids)).order_by().values(*META_FIELDS)}
+
+
+def _group_key(group_by: str):
+    """The group key of a resource's meta row, and the group's display name from it (called once
+    per group: labels are translated once, not once per resource)."""
+    from django.utils.translation import gettext as _
+
+    from equipment.models import Subject
+
+    if group_by == "city":
+        return (lambda m: "city"), (lambda m: _("Harbin (all)"))
+    if group_by == "district":
+        return (lambda m: m["school__district_id"]), (lambda m: m["school__district__name"])
+    if group_by == "school":
+        return (lambda m: m["school_id"]), (lambda m: m["school__name"])
+    if group_by == "resource":
+        return (lambda m: m["pk"]), (lambda m: f"{m['school__name']} · {m['name']}")
+    if group_by == "kind":
+        kinds = dict(Resource.Kind.choices)
+        return (lambda m: m["kind"]), (lambda m: str(kinds.get(m["kind"], m["kind"])))
+    if group_by == "subject":
+        subjects = dict(Subject.choices)
+        return (lambda m: m["subject"]), (lambda m: str(subjects.get(m["subject"], m["subject"])))
+    raise ValueError(f"unknown grouping {group_by!r}")
 
 
 def group_rows(
-    totals: dict[int, Tally], group_by: str, *, threshold: Decimal | float | None = None
+    totals: dict[int, Tally],
+    group_by: str,
+    *,
+    threshold: Decimal | float | None = None,
+    meta: dict[int, dict] | None = None,
 ) -> list[dict]:
     """Aggregate per-resource totals into rows. Idle: utilisation below `threshold`, among the
-    resources that were available at all in the window."""
+    resources that were available at all in the window. `meta`: resource_meta of the totals'
+    resources, when the caller groups them several ways."""
     threshold = float(EquitySettings.current().idle_threshold if threshold is None else threshold)
-    meta = {
-        r["pk"]: r
-        for r in Resource.objects.filter(pk__in=list(totals)).values(
-            "pk", "name", "kind", "subject", "school_id", "school__name", "school__district_id",
-            "school__district__name",
-        )
-    }  # fmt: skip
-    kinds = dict(Resource.Kind.choices)
-    from equipment.models import Subject
-
-    subjects = dict(Subject.choices)
+    if meta is None:
+        meta = resource_meta(totals)
+    key_of, name_of = _group_key(group_by)
     rows: dict = {}
     for rid, tally in totals.items():
         m = meta[rid]
-        key, name = {
-            "city": ("city", "city"),
-            "district": (m["school__district_id"], m["school__district__name"]),
-            "school": (m["school_id"], m["school__name"]),
-            "resource": (rid, f"{m['school__name']} · {m['name']}"),
-            "kind": (m["kind"], str(kinds.get(m["kind"], m["kind"]))),
-            "subject": (m["subject"], str(subjects.get(m["subject"], m["subject"]))),
-        }[group_by]
-        row = rows.setdefault(key, Row(group=key, group_name=name))
+        key = key_of(m)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(group=key, group_name=name_of(m))
         row.tally.add(tally)
         if tally.available_minutes:
             row.resources += 1
             if tally.used_minutes / tally.available_minutes < threshold:
                 row.idle += 1
-    if group_by == "city":
-        from django.utils.translation import gettext as _
-
-        for row in rows.values():
-            row.group_name = _("Harbin (all)")
     return [r.as_dict() for r in sorted(rows.values(), key=lambda r: str(r.group))]
 
 

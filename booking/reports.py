@@ -163,19 +163,14 @@ def build_snapshot(first: dt.date, *, generated_at: dt.datetime | None = None) -
     resources = Resource.objects.all()
     totals = metrics.resource_totals(resources, first, last)
     threshold = float(equity.idle_threshold)
+    meta = metrics.resource_meta(totals)  # read once for every grouping below
 
     def rows(group_by):
-        return metrics.group_rows(totals, group_by, threshold=threshold)
+        return metrics.group_rows(totals, group_by, threshold=threshold, meta=meta)
 
     city = rows("city")
     city_row = city[0] if city else metrics.Row(group="city", group_name=_("Harbin (all)")).as_dict()
     by_resource = rows("resource")
-    meta = {
-        r["pk"]: r
-        for r in Resource.objects.filter(pk__in=list(totals)).values(
-            "pk", "name", "kind", "subject", "school__name"
-        )
-    }
     for row in by_resource:
         m = meta[row["group"]]
         row.update(group_name=m["name"], school_name=m["school__name"], kind=m["kind"], subject=m["subject"])

@@ -277,3 +277,45 @@ def test_service_figures_without_decisions(world):
     service = metrics.service_figures(FIRST, LAST)
     assert service["approval_latency_hours_median"] is None
     assert service["shared_lab_periods"] == 0
+
+
+def test_groupings_from_one_read_of_the_resources(world, django_assert_num_queries):
+    resources, teachers = world
+    other = ResourceFactory(school=teachers[2].school, kind="room", subject="chemistry", hours=False)
+    Resource.objects.filter(pk=other.pk).update(created_at=W0 - dt.timedelta(days=400))
+    for r in [*resources, other]:
+        OpeningHours.objects.create(resource=r, weekday=4, start=dt.time(8), end=dt.time(18))
+    s = dt.datetime(2026, 10, 30, 9, tzinfo=SH)
+    Booking.objects.create(resource=other, school=teachers[2].school, booked_by=teachers[2], start=s,
+                           end=s + dt.timedelta(hours=5), block_start=s, block_end=s + dt.timedelta(hours=5),
+                           class_size=1, status="completed", check_in_code="T")  # fmt: skip
+    qs = Resource.objects.filter(pk__in=[r.pk for r in [*resources, other]])
+    totals = metrics.resource_totals(qs, FIRST, FIRST)
+    meta = metrics.resource_meta(totals)
+    owner, county = resources[0].school, teachers[2].school
+    expected = {
+        "city": [("city", "Harbin (all)", 3, 2)],
+        "district": sorted(
+            [
+                (owner.district_id, owner.district.name, 2, 2),
+                (county.district_id, county.district.name, 1, 0),
+            ],
+            key=lambda r: str(r[0]),
+        ),
+        "school": sorted(
+            [(owner.pk, owner.name, 2, 2), (county.pk, county.name, 1, 0)], key=lambda r: str(r[0])
+        ),
+        "resource": sorted(
+            [(r.pk, f"{r.school.name} · {r.name}", 1, int(r != other)) for r in [*resources, other]],
+            key=lambda r: str(r[0]),
+        ),
+        "kind": [("lab", "Laboratory", 2, 2), ("room", "Room", 1, 0)],
+        "subject": [("chemistry", "Chemistry", 1, 0), ("physics", "Physics", 2, 2)],
+    }
+    for group_by, rows in expected.items():
+        with django_assert_num_queries(0):  # the meta read once, the threshold given
+            got = metrics.group_rows(totals, group_by, threshold=0.1, meta=meta)
+        assert [
+            (r["group"], r["group_name"], r["resources"], round(r["idle_rate"] * r["resources"])) for r in got
+        ] == rows
+        assert metrics.group_rows(totals, group_by, threshold=0.1) == got
