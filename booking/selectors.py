@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from config.db import id_in
@@ -238,6 +239,9 @@ class Candidate(NamedTuple):
     latitude: float | None = None
     longitude: float | None = None
 
+    def __str__(self) -> str:  # where a Resource would show its name (e.g. in notifications)
+        return self.name
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -260,13 +264,29 @@ class SearchQuery:
     max_travel_minutes: int | None = None
 
 
-def availability_search(*, user: User, query: SearchQuery, now: dt.datetime) -> list[SearchResult]:
-    """Free slots across the city, ordered by start then travel time.
+def availability_search(*, user: User, query: SearchQuery, now: dt.datetime) -> Sequence[SearchResult]:
+    """Free slots across the city, ordered by start then travel time (then resource id).
 
     With `duration`: each free interval at least that long. With `periods`: the resource school's
     own periods on each date, where wholly free.
+
+    On PostgreSQL one SQL statement per page (`search_sql.SearchResults`: lazy, `count()` and
+    slices as a paginator asks); elsewhere the Python computation below, which gives the same
+    answer (tests compare the two).
     """
     equity = EquitySettings.current()
+    if connection.vendor == "postgresql":
+        from . import search_sql
+
+        return search_sql.availability_search(user=user, query=query, equity=equity, now=now)
+    return availability_search_python(user=user, query=query, now=now, equity=equity)
+
+
+def availability_search_python(
+    *, user: User, query: SearchQuery, now: dt.datetime, equity: EquitySettings | None = None
+) -> list[SearchResult]:
+    """The search computed in Python, slot by slot (every database; the reference for the SQL)."""
+    equity = equity or EquitySettings.current()
     qs = (
         resource_list_for(user)
         .filter(status=Resource.Status.ACTIVE)
@@ -278,6 +298,15 @@ def availability_search(*, user: User, query: SearchQuery, now: dt.datetime) -> 
         qs = qs.filter(subject=query.subject)
     if query.capacity_min:
         qs = qs.filter(capacity__gte=query.capacity_min)
+    if query.near_school is not None and query.max_travel_minutes is not None:
+        from .search_sql import bounding_box
+
+        box = bounding_box(query.near_school, query.max_travel_minutes, equity)
+        if box is not None:  # a superset: the exact bound is applied below
+            qs = qs.filter(
+                school__latitude__range=box[:2],
+                school__longitude__range=box[2:],
+            )
     # Plain rows, not model instances: at city scale building ~2,000 models (with their school
     # and district) costs more than the whole free-interval computation.
     rows = qs.order_by().values_list(
@@ -321,7 +350,10 @@ def availability_search(*, user: User, query: SearchQuery, now: dt.datetime) -> 
     if not candidates:
         return []
     window = (local_midnight(query.date_from), local_midnight(query.date_to + dt.timedelta(days=1)))
-    cal = Calendar(candidates, query.date_from, query.date_to, window)
+    # Calendar loads blocks within a day of the window; a kit's buffer can reach further (up to 14
+    # days), so widen what it loads by the longest buffer among the candidates.
+    reach = dt.timedelta(minutes=max(r.transit_buffer_minutes for r in candidates))
+    cal = Calendar(candidates, query.date_from, query.date_to, (window[0] - reach, window[1] + reach))
     periods_by_school: dict[int, dict[int, tuple[dt.time, dt.time]]] = defaultdict(dict)
     if query.periods:
         first, last = query.periods

@@ -329,6 +329,9 @@ class AvailabilitySearchApi(generics.GenericAPIView):
             max_travel_minutes=max_travel,
         )
         results = selectors.availability_search(user=request.user, query=query, now=timezone.now())
+        if hasattr(results, "expect_page"):  # PostgreSQL: the count and this page from one statement
+            page = request.query_params.get(self.paginator.page_query_param, 1)
+            results.expect_page(self.paginator.get_page_size(request), page)
         return paginate(self, request, results, SearchResultSerializer)
 
 

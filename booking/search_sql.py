@@ -1,0 +1,377 @@
+"""The city-wide availability search as one SQL statement (PostgreSQL only).
+
+`booking.selectors.availability_search` computes the same answer in Python (the SQLite path and
+the reference the tests compare against). Here free intervals are gaps between the sorted,
+buffer-widened active bookings inside each opening range (a window function), so no Python runs
+per slot; the API asks for one page at a time and gets the count with it from one statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from django.db import connection, transaction
+
+from . import rules
+from .calendar import dates, local_midnight, local_tz
+from .holidays import days_info
+from .models import ACTIVE_STATUSES
+
+if TYPE_CHECKING:
+    from schools.models import User
+
+    from .models import EquitySettings
+    from .selectors import SearchQuery, SearchResult
+
+# Larger searches sort ~50,000 rows: above the default 4 MB that sort spills to disk. JIT off: the
+# planner's estimates for these CTEs can be far too high and compiling would cost more than running.
+SESSION = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+SAVE = "SELECT current_setting('jit'), current_setting('work_mem')"
+RESTORE = "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)"
+
+# Rows fetched with the count when nobody said which page comes next: the largest page size.
+PREFETCH = 200
+
+# Mirrors selectors.haversine_km and travel_minutes operation by operation (same libm functions,
+# same order), so the minutes, and the order they give, are identical to the Python path's.
+TRAVEL = """ceil((2 * 6371.0)::float8 * asin(sqrt(
+        power(sin((radians(s.latitude::float8) - radians(%(lat)s::float8)) / 2), 2)
+        + cos(radians(%(lat)s::float8)) * cos(radians(s.latitude::float8))
+          * power(sin(radians(s.longitude::float8 - %(lon)s::float8) / 2), 2)))
+        * %(road_factor)s::float8 / %(speed)s::float8 * 60)::int"""
+
+CANDIDATES = """
+cand AS MATERIALIZED (
+    SELECT r.id, r.school_id, r.min_minutes, r.max_minutes,
+           r.transit_buffer_minutes * interval '1 minute' AS buf,
+           greatest(%(w0)s::timestamptz, %(now)s::timestamptz + r.min_notice_hours * interval '1 hour') AS lo,
+           least(%(w1)s::timestamptz, %(now)s::timestamptz + interval '24 hours' * CASE
+               WHEN r.school_id = %(school)s THEN r.max_advance_days
+               WHEN %(is_county)s
+                   THEN greatest(r.max_advance_days, coalesce(r.county_advance_days, %(county_days)s))
+               ELSE least(r.max_advance_days, %(urban_days)s) END) AS hi,
+           {travel} AS travel,
+           {need} AS need
+    FROM equipment_resource r
+    JOIN schools_school s ON s.id = r.school_id
+    WHERE r.status = 'active' AND (r.shared OR r.school_id = %(school)s)
+      {filters}
+),
+days AS (
+    SELECT day, weekday FROM unnest(%(days)s::date[], %(weekdays)s::int[]) AS t (day, weekday)
+),
+opened AS (
+    SELECT * FROM (
+        SELECT c.id, c.school_id, c.travel, c.need, d.day,
+               greatest((d.day + h.start) AT TIME ZONE %(tz)s, c.lo) AS a,
+               least((d.day + h."end") AT TIME ZONE %(tz)s, c.hi) AS b
+        FROM cand c
+        -- per candidate by index (OFFSET 0 keeps it so), not a hash of the whole city's hours
+        JOIN LATERAL (
+            SELECT h.weekday, h.start, h."end" FROM equipment_openinghours h
+            WHERE h.resource_id = c.id OFFSET 0
+        ) h ON true
+        JOIN days d ON d.weekday = h.weekday
+        WHERE NOT EXISTS (
+            SELECT 1 FROM booking_closure x
+            WHERE x.start_date <= d.day AND x.end_date >= d.day
+              AND (x.scope = 'city' OR (x.scope = 'school' AND x.school_id = c.school_id)
+                   OR (x.scope = 'resource' AND x.resource_id = c.id)))
+    ) o
+    WHERE a < b
+),
+blk AS MATERIALIZED (
+    -- a new booking's own buffers must clear existing blocks too: widen them by the buffer
+    SELECT k.resource_id, k.block_start - c.buf AS s, k.block_end + c.buf AS e
+    FROM booking_booking k
+    JOIN cand c ON c.id = k.resource_id
+    WHERE k.status IN {active}
+      -- the whole search's reach first: the exclusion constraint's GiST index answers it
+      AND tstzrange(k.block_start, k.block_end, '[)')
+          && tstzrange(%(w0)s::timestamptz - (SELECT max(buf) FROM cand),
+                       %(w1)s::timestamptz + (SELECT max(buf) FROM cand), '[)')
+      AND k.block_start - c.buf < c.hi AND k.block_end + c.buf > c.lo
+)"""
+
+# Free pieces of each opening range: the gap before every block (from the furthest end of the
+# blocks before it) and before a sentinel at the range's end. Equal to subtracting the blocks'
+# union from the range, as selectors.subtract does, without building ranges.
+DURATION = """,
+items AS (
+    SELECT o.id, o.a, o.b, o.travel, o.need, greatest(k.s, o.a) AS s, least(k.e, o.b) AS e
+    FROM opened o
+    JOIN blk k ON k.resource_id = o.id AND k.s < o.b AND k.e > o.a
+    UNION ALL
+    SELECT o.id, o.a, o.b, o.travel, o.need, o.b, o.b FROM opened o
+),
+gaps AS (
+    SELECT id, travel, need, coalesce(max(e) OVER w, a) AS gs, s AS ge
+    FROM items
+    WINDOW w AS (PARTITION BY id, a, b ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+res AS (
+    SELECT id, gs AS start, ge AS "end", travel FROM gaps WHERE ge > gs AND ge - gs >= need
+)"""
+
+# The resource school's own periods on each open day, where wholly inside one (clipped) opening
+# range and clear of every widened block.
+PERIODS = """,
+bell AS (
+    SELECT p.school_id, max(p.start) FILTER (WHERE p.number = %(first)s) AS s,
+           max(p."end") FILTER (WHERE p.number = %(last)s) AS e
+    FROM schools_classperiod p
+    WHERE p.number IN (%(first)s, %(last)s) AND p.school_id IN (SELECT school_id FROM cand)
+    GROUP BY p.school_id
+    HAVING count(*) FILTER (WHERE p.number = %(first)s) > 0
+       AND count(*) FILTER (WHERE p.number = %(last)s) > 0
+),
+asked AS (
+    SELECT c.id, c.travel, d.day,
+           (d.day + b.s) AT TIME ZONE %(tz)s AS s, (d.day + b.e) AT TIME ZONE %(tz)s AS e
+    FROM cand c
+    JOIN bell b ON b.school_id = c.school_id
+    JOIN days d ON true
+    WHERE b.e - b.s BETWEEN c.min_minutes * interval '1 minute' AND c.max_minutes * interval '1 minute'
+),
+res AS (
+    SELECT q.id, q.s AS start, q.e AS "end", q.travel
+    FROM asked q
+    WHERE EXISTS (SELECT 1 FROM opened o WHERE o.id = q.id AND o.day = q.day AND o.a <= q.s AND q.e <= o.b)
+      AND NOT EXISTS (SELECT 1 FROM blk k WHERE k.resource_id = q.id AND k.s < q.e AND k.e > q.s)
+)"""
+
+# One statement answers a page and the count: `res` is materialised once (referenced twice). The
+# page offset may depend on the count (`?page=last`): NULL offset = the last page.
+PAGE = """
+SELECT t.n, p.* FROM (SELECT count(*) AS n FROM res) t
+LEFT JOIN LATERAL (
+    SELECT q.start, q."end", q.travel,
+           r.id, r.name, r.school_id, s.name, r.status, r.shared, r.transit_buffer_minutes,
+           r.min_minutes, r.max_minutes, r.min_notice_hours, r.max_advance_days, r.county_advance_days,
+           s.latitude, s.longitude
+    FROM (
+        SELECT * FROM res ORDER BY start, coalesce(travel, 0), id
+        OFFSET coalesce(%(offset)s::bigint, greatest((t.n - 1) / %(limit)s::bigint * %(limit)s::bigint, 0))
+        LIMIT %(limit)s::bigint
+    ) q
+    JOIN equipment_resource r ON r.id = q.id
+    JOIN schools_school s ON s.id = r.school_id
+) p ON true
+ORDER BY p.start, coalesce(p.travel, 0), p.id
+"""
+
+
+def bounding_box(
+    origin, max_minutes: int, equity: EquitySettings
+) -> tuple[float, float, float, float] | None:
+    """(lat_min, lat_max, lon_min, lon_max) holding every point within `max_minutes` of travel from
+    `origin` (a superset: the exact haversine bound is applied after), or None when no box helps.
+
+    travel = ceil(km * road_factor / speed * 60) <= T  <=>  km <= T * speed / 60 / road_factor."""
+    import math
+
+    factor, speed = float(equity.road_factor), float(equity.travel_speed_kmh)
+    if origin is None or origin.latitude is None or factor <= 0 or speed <= 0:
+        return None
+    km = max_minutes * speed / 60 / factor * 1.001 + 0.01  # margin for rounding
+    lat, lon = float(origin.latitude), float(origin.longitude)
+    dlat = math.degrees(km / 6371.0)
+    lat_min, lat_max = lat - dlat, lat + dlat
+    if lat_min <= -89.0 or lat_max >= 89.0:
+        return lat_min, lat_max, -180.0, 180.0
+    # a degree of longitude is shortest at the box's edge furthest from the equator
+    dlon = math.degrees(km / (6371.0 * math.cos(math.radians(max(abs(lat_min), abs(lat_max))))))
+    if dlon >= 180.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
+        return lat_min, lat_max, -180.0, 180.0  # wraps around the antimeridian: latitude only
+    return lat_min, lat_max, lon - dlon, lon + dlon
+
+
+def _weekday_rules(first: dt.date, last: dt.date, equity: EquitySettings) -> tuple[list, list]:
+    """Open dates and whose weekly hours each one uses, from the same rule the Python path applies
+    (statutory holidays closed, adjusted working days open like `adjusted_day_weekday` or not)."""
+    info = days_info(first, last)
+    # One distinct marker range per weekday: which marker comes back says which weekday's hours apply.
+    marker = {w: [(dt.time(w), dt.time(w, 1))] for w in range(7)}
+    days, weekdays = [], []
+    for day in dates(first, last):
+        rule = rules.DayRule(kind=info[day].kind, name=info[day].name)
+        ranges = rules.opening_ranges_for(
+            day,
+            rule,
+            marker,
+            adjusted_mode=equity.adjusted_day_mode,
+            adjusted_weekday=equity.adjusted_day_weekday,
+        )
+        if ranges:
+            days.append(day)
+            weekdays.append(ranges[0][0].hour)
+    return days, weekdays
+
+
+def search_sql(
+    *, user: User, query: SearchQuery, equity: EquitySettings, now: dt.datetime
+) -> tuple[str, dict]:
+    """The statement's CTEs ending in `res (id, start, "end", travel)` and its parameters."""
+    school = user.school
+    days, weekdays = _weekday_rules(query.date_from, query.date_to, equity)
+    params: dict = {
+        "now": now,
+        "w0": local_midnight(query.date_from),
+        "w1": local_midnight(query.date_to + dt.timedelta(days=1)),
+        "school": user.school_id,
+        "is_county": school is not None and school.district.kind == "county",
+        "county_days": equity.county_advance_days,
+        "urban_days": equity.urban_advance_days,
+        "days": days,
+        "weekdays": weekdays,
+        "tz": str(local_tz()),
+    }
+    filters = []
+    if query.kind:
+        filters.append("AND r.kind = %(kind)s")
+        params["kind"] = query.kind
+    if query.subject:
+        filters.append("AND r.subject = %(subject)s")
+        params["subject"] = query.subject
+    if query.capacity_min:
+        filters.append("AND r.capacity >= %(capacity)s")
+        params["capacity"] = query.capacity_min
+    travel = "NULL::int"
+    origin = query.near_school
+    if origin is not None:
+        if origin.latitude is None:
+            filters.append("AND false")  # the Python path cannot place anything either
+        else:
+            travel = TRAVEL
+            params |= {
+                "lat": float(origin.latitude),
+                "lon": float(origin.longitude),
+                "road_factor": float(equity.road_factor),
+                "speed": equity.travel_speed_kmh,
+            }
+            filters.append("AND s.latitude IS NOT NULL")
+            if query.max_travel_minutes is not None:
+                box = bounding_box(origin, query.max_travel_minutes, equity)
+                if box is not None:
+                    filters.append(
+                        "AND s.latitude BETWEEN %(lat_min)s AND %(lat_max)s "
+                        "AND s.longitude BETWEEN %(lon_min)s AND %(lon_max)s"
+                    )
+                    params |= dict(zip(("lat_min", "lat_max", "lon_min", "lon_max"), box, strict=True))
+                filters.append(f"AND {TRAVEL} <= %(max_travel)s")
+                params["max_travel"] = query.max_travel_minutes
+    if query.periods:
+        need = "NULL::interval"
+        tail = PERIODS
+        params |= {"first": query.periods[0], "last": query.periods[1]}
+    else:
+        # Pieces shorter than the resource's minimum are dropped, then those shorter than the
+        # asked duration; a duration above the resource's maximum leaves it out.
+        filters.append("AND coalesce(%(duration)s::int, r.min_minutes) <= r.max_minutes")
+        need = "greatest(r.min_minutes, coalesce(%(duration)s::int, r.min_minutes)) * interval '1 minute'"
+        params["duration"] = query.duration or None
+        tail = DURATION
+    # The statuses as literals, as the partial index's predicate spells them, so the planner can use it.
+    active = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
+    ctes = CANDIDATES.format(travel=travel, need=need, filters="\n      ".join(filters), active=active) + tail
+    return "WITH " + ctes.lstrip(), params
+
+
+class SearchResults(Sequence):
+    """The search's answer, computed page by page: `count()`/`len()` and slices each run one
+    statement (count and page together); iterating fetches the whole answer once.
+
+    `expect_page(size, number)` says which page the paginator will ask for next, so that counting
+    fetches exactly that page (`number` "last" included) and the slice costs no second statement."""
+
+    def __init__(self, sql: str, params: dict):
+        self.sql, self.params = sql, params
+        self._count: int | None = None
+        self._rows: dict[int, SearchResult] = {}  # by position in the answer
+        self._expect: tuple[int | None, int] = (0, PREFETCH)
+        self._all: list[SearchResult] | None = None
+
+    def expect_page(self, size: int | None, number) -> None:
+        if not size:
+            return
+        try:
+            page = int(number)
+        except (TypeError, ValueError):
+            page = -1 if number == "last" else 0
+        if page == -1:
+            self._expect = (None, size)
+        elif page >= 1:
+            self._expect = ((page - 1) * size, size)
+
+    def _fetch(self, offset: int | None, limit: int | None) -> None:
+        from .selectors import Candidate, SearchResult
+
+        params = self.params | {"offset": offset, "limit": limit}
+        outer = connection.in_atomic_block
+        with transaction.atomic(), connection.cursor() as cursor:
+            if outer:
+                cursor.execute(SAVE)
+                saved = cursor.fetchone()
+            cursor.execute(SESSION)
+            cursor.execute(self.sql + PAGE, params)
+            rows = cursor.fetchall()
+            if outer:  # SET LOCAL outlives a savepoint: give the caller's transaction its settings back
+                cursor.execute(RESTORE, saved)
+        self._count = rows[0][0]
+        page = [r for r in rows if r[1] is not None]
+        if offset is None:  # the last page
+            offset = max(self._count - len(page), 0)
+        tz = local_tz()
+        for i, (_n, start, end, travel, *resource) in enumerate(page):
+            self._rows[offset + i] = SearchResult(
+                Candidate(*resource), start.astimezone(tz), end.astimezone(tz), travel
+            )
+        if offset == 0 and limit is None:
+            self._all = [self._rows[i] for i in range(len(page))]
+
+    def count(self) -> int:
+        if self._count is None:
+            self._fetch(*self._expect)
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.count())
+            if step != 1:
+                return list(self)[index]
+            if stop <= start:
+                return []
+            if any(i not in self._rows for i in range(start, stop)):
+                self._fetch(start, stop - start)
+            return [self._rows[i] for i in range(start, stop)]
+        count = self.count()
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError(index)
+        if index not in self._rows:
+            self._fetch(index, 1)
+        return self._rows[index]
+
+    def __iter__(self) -> Iterator[SearchResult]:
+        if self._all is None:
+            self._fetch(0, None)
+        return iter(self._all)
+
+    def __bool__(self) -> bool:
+        return self.count() > 0
+
+    def __repr__(self) -> str:
+        return f"<SearchResults count={self._count if self._count is not None else '?'}>"
+
+
+def availability_search(
+    *, user: User, query: SearchQuery, equity: EquitySettings, now: dt.datetime
+) -> SearchResults:
+    sql, params = search_sql(user=user, query=query, equity=equity, now=now)
+    return SearchResults(sql, params)
