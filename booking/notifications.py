@@ -178,6 +178,8 @@ def notify(
     booking: Booking | None = None,
     context: dict[str, Any] | None = None,
     dedupe: str | None = None,
+    fresh: bool = False,
+    languages: dict[int, str] | None = None,
 ) -> list[Notification]:
     """Record one notification per recipient and deliver each after the caller's commit.
 
@@ -186,6 +188,10 @@ def notify(
     new event. Idempotent: an existing key is not recreated (nor re-rendered), and its row is
     returned. Body and subject are rendered now, in each recipient's language; `context` adds
     template variables (strings, or `alternatives`/`occurrences` lists for the kinds using them).
+    The booking's .ics attachment is built at delivery (it is only an e-mail attachment, and the
+    most expensive part to render). `fresh=True` says no row of this event can exist yet (a booking
+    created in this transaction): the existence check and the re-read are skipped. `languages`
+    gives recipients' languages the caller has read already (user id -> language).
     Runs inside the caller's transaction; never raises for a broker outage.
     """
     kind = Kind(kind)
@@ -198,20 +204,22 @@ def notify(
     if not users:
         return []
     keys = {pk: _dedupe_key(kind, booking, dedupe, u) for pk, u in users.items()}
-    existing = set(
-        Notification.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True)
-    )
-    prefs = _preferences(pk for pk, key in keys.items() if key not in existing)
+    existing: set[str] = set()
+    if not fresh:
+        existing = set(
+            Notification.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True)
+        )
+    known = languages or {}
+    prefs = _preferences(pk for pk, key in keys.items() if key not in existing and pk not in known)
     now = timezone.now()
     rows = []
     for pk, user in users.items():
         if keys[pk] in existing:
             continue
-        language = prefs[pk].language if pk in prefs else DEFAULT_LANGUAGE
+        language = known.get(pk) or (prefs[pk].language if pk in prefs else DEFAULT_LANGUAGE)
         with translation.override(language):
             base = _booking_context(booking) if booking is not None else {}
             subject, body = _render(kind, user, base, context or {})
-            ics = ics_for_booking(booking, now=now) if booking is not None and kind in ICS_KINDS else ""
         rows.append(
             Notification(
                 recipient=user,
@@ -220,15 +228,18 @@ def notify(
                 language=language,
                 subject=subject,
                 body=body,
-                ics=ics,
                 dedupe_key=keys[pk],
                 created_at=now,
             )
         )
-    if rows:
-        # ON CONFLICT DO NOTHING: a concurrent notify() of the same event inserts it once.
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    saved = list(Notification.objects.filter(dedupe_key__in=keys.values()).order_by("pk"))
+    if fresh:
+        # A new booking's events: nobody else can have recorded them, and the INSERT returns the ids.
+        saved = Notification.objects.bulk_create(rows)
+    else:
+        if rows:
+            # ON CONFLICT DO NOTHING: a concurrent notify() of the same event inserts it once.
+            Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        saved = list(Notification.objects.filter(dedupe_key__in=keys.values()).order_by("pk"))
     unsent = [n.pk for n in saved if n.sent_at is None]
     if unsent:
         transaction.on_commit(partial(enqueue_delivery, unsent))
@@ -281,17 +292,37 @@ def _load(booking: Booking) -> Booking:
     )
 
 
-def notify_booking_created(booking: Booking) -> list[Notification]:
+def notify_booking_created(
+    booking: Booking, *, fresh: bool = False, languages: dict[int, str] | None = None
+) -> list[Notification]:
     """After booking_create: approved → booking_confirmed to the booker; pending → booking_pending
-    to the booker and approval_requested to the resource school's admins. Other statuses: nothing."""
-    booking = _load(booking)
+    to the booker and approval_requested to the resource school's admins. Other statuses: nothing.
+    `fresh=True`: called by booking_create in its own transaction, with the booking's resource (and
+    its school), school and booker already loaded: no re-read, no check for earlier rows."""
+    if not fresh:
+        booking = _load(booking)
     if booking.status == BookingStatus.APPROVED:
-        return notify(Kind.BOOKING_CONFIRMED, recipients=[booking.booked_by], booking=booking)
+        return notify(
+            Kind.BOOKING_CONFIRMED,
+            recipients=[booking.booked_by],
+            booking=booking,
+            fresh=fresh,
+            languages=languages,
+        )
     if booking.status == BookingStatus.PENDING:
         return [
-            *notify(Kind.BOOKING_PENDING, recipients=[booking.booked_by], booking=booking),
             *notify(
-                Kind.APPROVAL_REQUESTED, recipients=school_admins(booking.resource.school_id), booking=booking
+                Kind.BOOKING_PENDING,
+                recipients=[booking.booked_by],
+                booking=booking,
+                fresh=fresh,
+                languages=languages,
+            ),
+            *notify(
+                Kind.APPROVAL_REQUESTED,
+                recipients=school_admins(booking.resource.school_id),
+                booking=booking,
+                fresh=fresh,
             ),
         ]
     return []
@@ -482,8 +513,15 @@ def notification_deliver(*, notification_id: int, now: dt.datetime | None = None
         to=[user.email],
         headers={"Auto-Submitted": "auto-generated", "X-EduShare-Notification": str(n.pk)},
     )
-    if n.ics:
-        message.attach(f"edushare-booking-{n.booking_id or n.pk}.ics", n.ics, "text/calendar")
+    ics = n.ics  # rows recorded before the .ics moved to delivery carry it
+    if not ics and n.booking_id and n.kind in ICS_KINDS:
+        with translation.override(n.language or DEFAULT_LANGUAGE):
+            try:
+                ics = ics_for_booking(Booking(pk=n.booking_id), now=now)
+            except Booking.DoesNotExist:  # deleted since: the e-mail goes without it
+                ics = ""
+    if ics:
+        message.attach(f"edushare-booking-{n.booking_id or n.pk}.ics", ics, "text/calendar")
     try:
         message.send()
     except Exception as exc:  # SMTP refusals, timeouts, DNS: all retried later

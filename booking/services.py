@@ -9,6 +9,7 @@ On SQLite the IMMEDIATE transaction serialises writers, so the check cannot race
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import secrets
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +41,7 @@ from .models import (
     UsageDay,
     WaitlistEntry,
 )
+from .rules import DayRule
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,30 @@ def external_minutes_in_month(school_id: int, when: dt.datetime, *, exclude_pk: 
     return int(sum((e - s).total_seconds() for s, e in qs.values_list("start", "end")) // 60)
 
 
+@dataclass(frozen=True)
+class DayFacts:
+    """What the rules read besides the resource row, for the booking's local start day."""
+
+    day: dt.date
+    rule: DayRule
+    weekly: dict[int, list[tuple[dt.time, dt.time]]]
+    qualifications: dict[str, dt.date | None]  # the actor's (only the required one may be listed)
+
+
+def day_facts(actor: User, resource: Resource, day: dt.date) -> DayFacts:
+    """The ORM way (a few queries); booking_create on PostgreSQL reads the same in one statement."""
+    weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for h in resource.opening_hours.all():
+        weekly.setdefault(h.weekday, []).append((h.start, h.end))
+    return DayFacts(
+        day=day,
+        rule=day_rules_for(resource, day, day)[day],
+        weekly=weekly,
+        # No query when the resource needs no qualification.
+        qualifications=_qualifications_of(actor) if resource.required_qualification_id else {},
+    )
+
+
 def check_booking_rules(
     *,
     actor: User,
@@ -153,8 +179,10 @@ def check_booking_rules(
     class_size: int,
     now: dt.datetime,
     equity: EquitySettings,
+    facts: DayFacts | None = None,
 ) -> None:
-    """Every rule that needs no lock, evaluated together so the answer lists every reason."""
+    """Every rule that needs no lock, evaluated together so the answer lists every reason.
+    `facts` (of the local start day) are read here when not given."""
     school = actor.school
     is_owner = school is not None and school.pk == resource.school_id
     is_county = school is not None and school.district.kind == "county"
@@ -170,14 +198,13 @@ def check_booking_rules(
     tz = local_tz()
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     day = local_start.date()
-    day_rule = day_rules_for(resource, day, day)[day]
-    weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
-    for h in resource.opening_hours.all():
-        weekly.setdefault(h.weekday, []).append((h.start, h.end))
+    if facts is None or facts.day != day:
+        facts = day_facts(actor, resource, day)
+    day_rule = facts.rule
     ranges = rules.opening_ranges_for(
         day,
         day_rule,
-        weekly,
+        facts.weekly,
         adjusted_mode=equity.adjusted_day_mode,
         adjusted_weekday=equity.adjusted_day_weekday,
     )
@@ -207,10 +234,115 @@ def check_booking_rules(
         lambda: rules.check_qualification(
             qualification.code if qualification else None,
             qualification.name if qualification else "",
-            _qualifications_of(actor),
+            facts.qualifications,
             day,
         ),
     )
+
+
+@dataclass(frozen=True)
+class _Locked:
+    resource: Resource  # with .school (pk, name) and .required_qualification loaded
+    equity: EquitySettings | None  # None: no policy row yet
+    facts: DayFacts
+    quota_override: int | None  # the requesting school's own monthly hours, if it has one
+    language: str | None  # the actor's notification language, if they chose one
+
+
+@functools.cache
+def _lock_and_read_sql() -> str:
+    """One statement for everything booking_create reads on PostgreSQL: the resource row, locked
+    FOR NO KEY UPDATE (only that row), its school's name, its qualification, the city policy, and
+    for the start day: opening hours, closures, the loaded holiday arrangement, the actor's
+    qualification and the requesting school's quota. The ORM needs eight round trips for this, and
+    each costs more CPU than the booking's INSERT (docs/benchmarks.md, booking service)."""
+    from equipment.models import OpeningHours
+    from schools.models import Qualification
+
+    from .models import HolidayYear, NotificationPreference, OfficialDay
+
+    def cols(model, alias):
+        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+    t = {
+        m.__name__: m._meta.db_table
+        for m in (Resource, School, Qualification, EquitySettings, OpeningHours, Closure, HolidayYear,
+                  OfficialDay, TeacherQualification, SchoolQuota, NotificationPreference)
+    }  # fmt: skip
+    return f"""
+SELECT {cols(Resource, "r")}, s."name", q."code", q."name", {cols(EquitySettings, "e")},
+  ARRAY(SELECT concat_ws(',', h."weekday", h."start", h."end") FROM "{t["OpeningHours"]}" h
+        WHERE h."resource_id" = r."id" ORDER BY h."weekday", h."start"),
+  ARRAY(SELECT c."reason" FROM "{t["Closure"]}" c
+        WHERE c."start_date" <= %(day)s AND c."end_date" >= %(day)s
+          AND (c."scope" = 'city' OR (c."scope" = 'school' AND c."school_id" = r."school_id")
+               OR (c."scope" = 'resource' AND c."resource_id" = r."id"))
+        ORDER BY c."start_date", c."id"),
+  EXISTS (SELECT 1 FROM "{t["HolidayYear"]}" y WHERE y."year" = %(year)s),
+  (SELECT o."kind" FROM "{t["OfficialDay"]}" o WHERE o."date" = %(day)s),
+  (SELECT o."name" FROM "{t["OfficialDay"]}" o WHERE o."date" = %(day)s),
+  EXISTS (SELECT 1 FROM "{t["TeacherQualification"]}" tq
+          WHERE tq."user_id" = %(user)s AND tq."qualification_id" = r."required_qualification_id"),
+  (SELECT tq."expires_on" FROM "{t["TeacherQualification"]}" tq
+   WHERE tq."user_id" = %(user)s AND tq."qualification_id" = r."required_qualification_id"),
+  (SELECT sq."monthly_hours" FROM "{t["SchoolQuota"]}" sq WHERE sq."school_id" = %(requester)s),
+  (SELECT p."language" FROM "{t["NotificationPreference"]}" p WHERE p."user_id" = %(user)s)
+FROM "{t["Resource"]}" r
+JOIN "{t["School"]}" s ON s."id" = r."school_id"
+LEFT JOIN "{t["Qualification"]}" q ON q."id" = r."required_qualification_id"
+LEFT JOIN "{t["EquitySettings"]}" e ON e."id" = 1
+WHERE r."id" = %(resource)s
+FOR NO KEY UPDATE OF r
+"""
+
+
+def _lock_and_read_postgres(actor: User, resource_pk: int, day: dt.date) -> _Locked:
+    from schools.models import Qualification
+
+    from .holidays import day_info
+
+    params = {
+        "resource": resource_pk, "day": day, "year": day.year, "user": actor.pk, "requester": actor.school_id
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_and_read_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Resource.DoesNotExist("Resource matching query does not exist.")
+    r_fields = [f.attname for f in Resource._meta.concrete_fields]
+    e_fields = [f.attname for f in EquitySettings._meta.concrete_fields]
+    n, m = len(r_fields), len(e_fields)
+    resource = Resource.from_db(connection.alias, r_fields, row[:n])
+    school_name, q_code, q_name = row[n : n + 3]
+    resource.school = School.from_db(connection.alias, ["id", "name"], [resource.school_id, school_name])
+    resource.required_qualification = (
+        Qualification.from_db(connection.alias, ["id", "code", "name"],
+                              [resource.required_qualification_id, q_code, q_name])
+        if resource.required_qualification_id else None
+    )  # fmt: skip
+    e_values = row[n + 3 : n + 3 + m]
+    equity = EquitySettings.from_db(connection.alias, e_fields, e_values) if e_values[0] is not None else None
+    hours, reasons, official_year, official_kind, official_name, held, expires, quota, language = row[
+        n + 3 + m :
+    ]
+    weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for text in hours:
+        weekday, opens, closes = text.split(",")
+        weekly.setdefault(int(weekday), []).append(
+            (dt.time.fromisoformat(opens), dt.time.fromisoformat(closes))
+        )
+    info = day_info(
+        day,
+        {day: (official_kind, official_name)} if official_kind else {},
+        {day.year} if official_year else set(),
+    )
+    facts = DayFacts(
+        day=day,
+        rule=DayRule(kind=info.kind, name=info.name, closures=tuple(reasons)),
+        weekly=weekly,
+        qualifications={q_code: expires} if held else {},
+    )
+    return _Locked(resource=resource, equity=equity, facts=facts, quota_override=quota, language=language)
 
 
 def _may_book(actor: User) -> None:
@@ -255,62 +387,92 @@ def booking_create(
     (400), code='conflict' when the time is taken (409), code='forbidden' for the wrong role (403)."""
     now = now or timezone.now()
     _may_book(actor)
-    equity = EquitySettings.current()
-    resource = (
-        Resource.objects.select_related("school", "required_qualification")
-        .prefetch_related("opening_hours")
-        .get(pk=resource.pk)
-    )
-    if placement:
-        # A kit's rotation placement (days, planned by the centre): classroom rules such as opening
-        # hours and lengths do not apply; the kit must be in service and the time free.
-        rules.check_range(start, end, now - dt.timedelta(days=1))
-        rules.check_resource_status(resource.status)
-    else:
-        check_booking_rules(
-            actor=actor,
-            resource=resource,
-            start=start,
-            end=end,
-            class_size=class_size,
-            now=now,
-            equity=equity,
-        )
-    is_external = actor.school_id != resource.school_id
-    block_start, block_end = rules.blocked_range(start, end, resource.transit_buffer_minutes)
-    status = BookingStatus.PENDING if (resource.requires_approval and is_external) else BookingStatus.APPROVED
-    if placement:
-        status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse a rotation
-    if hold_until is not None:
-        status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
+    resource_pk = resource.pk
+    postgres = connection.vendor == "postgresql"
+    day = start.astimezone(local_tz()).date() if timezone.is_aware(start) else None
 
     def attempt() -> Booking:
         with transaction.atomic():
+            # One read that also locks: writers of one resource queue here, readers are not blocked.
+            # FOR NO KEY UPDATE OF the resource row only (the joined school and qualification stay
+            # unlocked: two schools booking each other's rooms must not deadlock), so the rules below
+            # see the resource as it is while the booking is written.
+            facts, quota_override, languages = None, None, None
+            if postgres and day is not None:
+                read = _lock_and_read_postgres(actor, resource_pk, day)
+                locked, equity, facts, quota_override = (
+                    read.resource,
+                    read.equity,
+                    read.facts,
+                    read.quota_override,
+                )
+                languages = {actor.pk: read.language or notifications.DEFAULT_LANGUAGE}
+                equity = equity or EquitySettings.current()
+            else:
+                locked = (
+                    Resource.objects.select_for_update(no_key=True, of=("self",))
+                    .select_related("school", "required_qualification")
+                    .order_by()
+                    .get(pk=resource_pk)
+                )
+                equity = EquitySettings.current()
+                quota_override = (
+                    SchoolQuota.objects.filter(school_id=actor.school_id)
+                    .values_list("monthly_hours", flat=True)
+                    .first()
+                )
+            if placement:
+                # A kit's rotation placement (days, planned by the centre): classroom rules such as
+                # opening hours and lengths do not apply; the kit must be in service and the time free.
+                rules.check_range(start, end, now - dt.timedelta(days=1))
+                rules.check_resource_status(locked.status)
+            else:
+                check_booking_rules(
+                    actor=actor,
+                    resource=locked,
+                    start=start,
+                    end=end,
+                    class_size=class_size,
+                    now=now,
+                    equity=equity,
+                    facts=facts,
+                )
+            is_external = actor.school_id != locked.school_id
             if is_external and not placement:
-                quota = quota_hours_for(actor.school, equity)
+                quota = equity.monthly_quota_hours if quota_override is None else quota_override
                 if quota:
-                    # Lock the requesting school: two teachers of one school share its quota.
+                    # Lock the requesting school (after the resource, always in this order): two
+                    # teachers of one school share its quota.
                     list(School.objects.select_for_update(no_key=True).filter(pk=actor.school_id).order_by())
                     rules.check_quota(
                         used_minutes=external_minutes_in_month(actor.school_id, start),
                         new_minutes=int((end - start).total_seconds() // 60),
                         quota_hours=quota,
                     )
-            # Lock the resource row: writers of one resource queue here, readers are not blocked.
-            # No ORDER BY (a default ordering would join and lock the owner school's row too: two
-            # schools booking each other's rooms then deadlock) and no key lock (FKs stay free).
-            list(Resource.objects.select_for_update(no_key=True).filter(pk=resource.pk).order_by())
-            clash = Booking.objects.filter(
-                resource_id=resource.pk,
-                status__in=ACTIVE_STATUSES,
-                block_start__lt=block_end,
-                block_end__gt=block_start,
-            ).exists()
-            if clash:
-                raise conflict_error()
+            block_start, block_end = rules.blocked_range(start, end, locked.transit_buffer_minutes)
+            if connection.vendor != "postgresql":
+                # SQLite: the IMMEDIATE transaction serialises writers, so this check cannot race.
+                # PostgreSQL: the exclusion constraint answers the same question on INSERT (23P01,
+                # turned into `conflict` by with_retries) without another round trip.
+                clash = Booking.objects.filter(
+                    resource_id=resource_pk,
+                    status__in=ACTIVE_STATUSES,
+                    block_start__lt=block_end,
+                    block_end__gt=block_start,
+                ).exists()
+                if clash:
+                    raise conflict_error()
+            if placement:
+                status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse
+            elif locked.requires_approval and is_external:
+                status = BookingStatus.PENDING
+            else:
+                status = BookingStatus.APPROVED
+            if hold_until is not None:
+                status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
             booking = Booking(
-                resource=resource,
-                school_id=actor.school_id,
+                resource=locked,
+                school=actor.school,
                 booked_by=actor,
                 start=start,
                 end=end,
@@ -325,10 +487,10 @@ def booking_create(
                 series=series,
                 hold_until=hold_until,
             )
-            booking.save()
+            booking.save(force_insert=True)
             _record(booking, actor=actor, from_status="", to_status=status, reason="", at=now)
             if hold_until is None:  # a waitlist offer is told by waitlist_offer_freed
-                notifications.notify_booking_created(booking)
+                notifications.notify_booking_created(booking, fresh=True, languages=languages)
             return booking
 
     return with_retries(attempt)

@@ -84,7 +84,9 @@ class BookingListCreateApi(generics.GenericAPIView):
 
     def _create(self, request):
         ser = BookingCreateInputSerializer(data=request.data)
-        ser.fields["resource"].queryset = resource_list_for(request.user)
+        # Only whether the caller may see it: booking_create reads (and locks) the row itself.
+        visible = resource_list_for(request.user).select_related(None).prefetch_related(None)
+        ser.fields["resource"].queryset = visible.only("pk", "school_id")
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
         resource = data["resource"]
@@ -103,7 +105,7 @@ class BookingListCreateApi(generics.GenericAPIView):
             purpose=data["purpose"],
             periods=periods,
         )
-        booking = selectors.booking_list_for(request.user).get(pk=booking.pk)
+        # The booking comes back with its booker loaded: all the answer needs, no re-read.
         body = BookingOutputSerializer(booking, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
