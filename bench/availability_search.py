@@ -1,6 +1,7 @@
-"""City-scale availability search: booking.selectors.availability_search vs one hand-written SQL query.
+"""City-scale availability search: what the API does for a page, the full answer, and one hand-written
+SQL query as the limit.
 
-    .venv/bin/python bench/availability_search.py [--schools 2876] [--seed 1] [--repeat 30]
+    BENCH_DATABASE=edushare_bench_search .venv/bin/python bench/availability_search.py [--explain]
 
 Needs the synthetic city (`manage.py seed_city --schools 2876 --seed 1`; run here when the bench
 database has no city of that size) and a month of bookings per resource, generated here in
@@ -10,15 +11,19 @@ block = start/end (no overlaps). A rerun with the same seed and date reuses them
 
 As a county teacher, four typical searches run `--repeat` times each (after a warm-up):
 physics labs next week for 90 minutes; labs for periods 5-6 next week; labs within 60 minutes'
-travel of the teacher's school for 90 minutes next week; every lab in the next 7 days. The same
-answer is computed by one SQL query each (free = opening hours per day minus active bookings,
-days from generate_series, statutory holidays passed in as date arrays from booking.holidays,
-closures, visibility and horizon rules, multirange difference, haversine for travel) as the
-limit, and the two answers are compared as sets of (resource, start, end). The slowest search is
-profiled with cProfile.
+travel of the teacher's school for 90 minutes next week; every lab in the next 7 days. Timed for
+each: the API's work for the first page (`booking.selectors.availability_search`, then the count
+and the first 50 rows as the view's paginator asks for them) and for the last page; the whole
+answer through the same selector; the Python computation (`availability_search_python`, the
+SQLite path and the previous PostgreSQL one; `--python-repeat` runs); and the limit, one
+hand-written SQL query per search (free = opening hours per day minus active bookings, days from
+generate_series, statutory holidays passed in as date arrays from booking.holidays, closures,
+visibility and horizon rules, multirange difference, haversine for travel) returning the whole
+answer. All answers are compared with the limit's: same rows, same order, same travel minutes;
+the pages with its first and last 50.
 
 Database: edushare_bench (BENCH_DATABASE), created if missing and migrated. Writes
-bench/results/availability_search.json. Goal: p95 < 100 ms and within 3x of the SQL.
+bench/results/availability_search.json. Goal: the API's p95 < 100 ms and within 3x of the SQL.
 """
 
 from __future__ import annotations
@@ -203,13 +208,24 @@ def ensure_bookings(url: str, first: dt.date, days: int, seed: int) -> dict:
 # --- the searches ---------------------------------------------------------------------------
 
 
+PAGE = 50  # the API's default page size
+
+# What is timed for each search, in this order: (key, label).
+PATHS = (
+    ("page1", "API first page (count + 50 rows)"),
+    ("last", "API last page"),
+    ("full", "whole answer (selector)"),
+    ("python", "whole answer (Python path)"),
+    ("sql", "SQL limit (whole answer)"),
+)
+
+
 @dataclass
 class Search:
     name: str
     label: str
     kwargs: dict
-    selector_s: list[float] = field(default_factory=list)
-    sql_s: list[float] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
     results: int = 0
     candidates: int = 0
 
@@ -411,7 +427,28 @@ def sql_for(kwargs: dict, user, equity, now: dt.datetime) -> tuple[str, dict]:
 def run_selector(user, kwargs, now):
     from booking.selectors import SearchQuery, availability_search
 
-    return availability_search(user=user, query=SearchQuery(**kwargs), now=now)
+    return list(availability_search(user=user, query=SearchQuery(**kwargs), now=now))
+
+
+def run_python(user, kwargs, now):
+    from booking.selectors import SearchQuery, availability_search_python
+
+    return availability_search_python(user=user, query=SearchQuery(**kwargs), now=now)
+
+
+def run_page(user, kwargs, now, number):
+    """What AvailabilitySearchApi does for `?page=number` (50 rows): the selector, the page hint,
+    then Django's paginator (count, then the slice), as DRF's PageNumberPagination calls it."""
+    from django.core.paginator import Paginator
+
+    from booking.selectors import SearchQuery, availability_search
+
+    results = availability_search(user=user, query=SearchQuery(**kwargs), now=now)
+    if hasattr(results, "expect_page"):
+        results.expect_page(PAGE, number)
+    paginator = Paginator(results, PAGE)
+    page = paginator.page(paginator.num_pages if number == "last" else number)
+    return paginator.count, list(page)
 
 
 def limit_connection(url: str) -> psycopg.Connection:
@@ -442,102 +479,143 @@ def profile(fn) -> str:
     return out.getvalue()
 
 
+def search_sql_digest() -> str:
+    """booking/search_sql.py is measured too (common.git_state hashes the other app files)."""
+    import hashlib
+
+    return hashlib.sha256((common.ROOT / "booking" / "search_sql.py").read_bytes()).hexdigest()[:12]
+
+
+def key_of(results) -> list[tuple]:
+    return [(r.resource.pk, r.start, r.end, r.travel_minutes) for r in results]
+
+
 def measure(options, user, today, equity, now, limit):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     rows_out = []
-    checks = []
     for s in searches(user, today):
         busy = common.wait_for_quiet(options.quiet_wait) if options.quiet_wait else common.cpu_busy()
-        got = run_selector(user, s.kwargs, now)  # warm-up, and the answer to compare
-        sql_rows = run_sql(limit, user, s.kwargs, equity, now)
-        mine = {(r.resource.pk, r.start, r.end) for r in got}
-        theirs = {(rid, a, b) for rid, a, b, _travel in sql_rows}
-        order_same = [(r.resource.pk, r.start, r.end) for r in got] == [(i, a, b) for i, a, b, _ in sql_rows]
-        travel_same = all(r.travel_minutes == t for r, (_i, _a, _b, t) in zip(got, sql_rows, strict=False))
+        sql_rows = run_sql(limit, user, s.kwargs, equity, now)  # warm-up, and the reference answer
+        theirs = [(i, a, b, t) for i, a, b, t in sql_rows]
+        full = key_of(run_selector(user, s.kwargs, now))
+        python = key_of(run_python(user, s.kwargs, now))
+        count, first = run_page(user, s.kwargs, now, 1)
+        count_last, last = run_page(user, s.kwargs, now, "last")
+        last_start = (max(len(theirs), 1) - 1) // PAGE * PAGE
         check = {
             "search": s.name,
-            "selector_rows": len(got),
-            "sql_rows": len(sql_rows),
-            "equal_sets": mine == theirs,
-            "same_order": order_same,
-            "same_travel_minutes": travel_same,
-            "only_selector": sorted(map(str, mine - theirs))[:5],
-            "only_sql": sorted(map(str, theirs - mine))[:5],
+            "sql_rows": len(theirs),
+            "selector_rows": len(full),
+            "python_rows": len(python),
+            "selector_same_as_sql": full == theirs,
+            "python_same_as_sql": python == theirs,
+            "count_same": count == count_last == len(theirs),
+            "first_page_same": key_of(first) == theirs[:PAGE],
+            "last_page_same": key_of(last) == theirs[last_start:],
+            "only_selector": sorted(map(str, set(full) - set(theirs)))[:5],
+            "only_sql": sorted(map(str, set(theirs) - set(full)))[:5],
         }
-        checks.append(check)
-        with CaptureQueriesContext(connection) as ctx:
-            run_selector(user, s.kwargs, now)
-        n_queries = len(ctx.captured_queries)
-        s.results = len(got)
-        s.candidates = len({r.resource.pk for r in got})
-        deadline = time.perf_counter() + options.budget
+        check["equal"] = all(v for k, v in check.items() if k.endswith("_same") or k.endswith("_as_sql"))
+        queries = {}
+        for name, fn in (
+            ("page1", lambda s=s: run_page(user, s.kwargs, now, 1)),
+            ("full", lambda s=s: run_selector(user, s.kwargs, now)),
+            ("python", lambda s=s: run_python(user, s.kwargs, now)),
+        ):
+            with CaptureQueriesContext(connection) as ctx:
+                fn()
+            queries[name] = len(ctx.captured_queries)
+        s.results = len(theirs)
+        s.candidates = len({r[0] for r in theirs})
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
-            selector_backend = cursor.fetchone()[0]
+            app_backend = cursor.fetchone()[0]
         limit_backend = limit.execute("SELECT pg_backend_pid()").fetchone()[0]
-        selector_cpu, sql_cpu = [], []  # CPU ms per run: this thread + the server backend
-        for _ in range(options.repeat):
-            c0, b0 = time.thread_time(), common.process_cpu_seconds([selector_backend])
-            t0 = time.perf_counter()
-            run_selector(user, s.kwargs, now)
-            s.selector_s.append(time.perf_counter() - t0)
-            selector_cpu.append(time.thread_time() - c0 + common.process_cpu_seconds([selector_backend]) - b0)
-            if time.perf_counter() > deadline:
-                break
-        run_sql(limit, user, s.kwargs, equity, now)
-        for _ in range(options.repeat):
-            c0, b0 = time.thread_time(), common.process_cpu_seconds([limit_backend])
-            t0 = time.perf_counter()
-            run_sql(limit, user, s.kwargs, equity, now)
-            s.sql_s.append(time.perf_counter() - t0)
-            sql_cpu.append(time.thread_time() - c0 + common.process_cpu_seconds([limit_backend]) - b0)
-        sel, lim = common.summary_ms(s.selector_s), common.summary_ms(s.sql_s)
-        sel_cpu, lim_cpu = common.summary_ms(selector_cpu), common.summary_ms(sql_cpu)
-        ratio = sel["p95_ms"] / lim["p95_ms"] if lim["p95_ms"] else 0.0
-        met = sel["p95_ms"] < GOAL_P95_MS and ratio <= GOAL_RATIO
+        runs = {
+            "page1": (lambda s=s: run_page(user, s.kwargs, now, 1), app_backend, options.repeat),
+            "last": (lambda s=s: run_page(user, s.kwargs, now, "last"), app_backend, options.repeat),
+            "full": (lambda s=s: run_selector(user, s.kwargs, now), app_backend, options.repeat),
+            "python": (lambda s=s: run_python(user, s.kwargs, now), app_backend, options.python_repeat),
+            "sql": (lambda s=s: run_sql(limit, user, s.kwargs, equity, now), limit_backend, options.repeat),
+        }
+        timing, cpu = {}, {}
+        for name, (fn, backend, repeat) in runs.items():
+            fn()  # warm
+            wall, used = [], []  # CPU ms per run: this thread + the server backend
+            deadline = time.perf_counter() + options.budget
+            for _ in range(repeat):
+                c0, b0 = time.thread_time(), common.process_cpu_seconds([backend])
+                t0 = time.perf_counter()
+                fn()
+                wall.append(time.perf_counter() - t0)
+                used.append(time.thread_time() - c0 + common.process_cpu_seconds([backend]) - b0)
+                if time.perf_counter() > deadline:
+                    break
+            s.seconds[name] = wall
+            timing[name], cpu[name] = common.summary_ms(wall), common.summary_ms(used)
+        lim = timing["sql"]["p95_ms"]
+        ratios = {name: round(timing[name]["p95_ms"] / lim, 2) if lim else 0.0 for name in timing}
+        met = {
+            name: timing[name]["p95_ms"] < GOAL_P95_MS and ratios[name] <= GOAL_RATIO
+            for name in ("page1", "last", "full")
+        }
         rows_out.append(
             {
                 "search": s.name,
                 "label": s.label,
                 "results": s.results,
                 "resources_in_results": s.candidates,
-                "selector": sel,
-                "sql": lim,
-                "selector_cpu": sel_cpu,
-                "sql_cpu": lim_cpu,
-                "ratio_cpu_p50": round(sel_cpu["p50_ms"] / lim_cpu["p50_ms"], 2)
-                if lim_cpu["p50_ms"]
-                else 0.0,
-                "selector_queries": n_queries,
-                "ratio_p95": round(ratio, 2),
+                "timing": timing,
+                "cpu": cpu,
+                "ratio_p95_to_sql": ratios,
+                "ratio_cpu_p50_to_sql": {
+                    name: round(cpu[name]["p50_ms"] / cpu["sql"]["p50_ms"], 2)
+                    if cpu["sql"]["p50_ms"]
+                    else 0.0
+                    for name in cpu
+                },
+                "queries": queries,
                 "met": met,
                 "check": check,
                 "machine_busy_before_pct": round(busy, 1),
             }
         )
         print(
-            f"{s.name:12} {s.results:6} rows  selector p50 {sel['p50_ms']:8.1f} p95 {sel['p95_ms']:8.1f} ms "
-            f"({n_queries} queries, n={sel['n']})  SQL p50 {lim['p50_ms']:7.1f} p95 "
-            f"{lim['p95_ms']:7.1f} ms  x{ratio:.1f}  "
-            f"CPU p50 {sel_cpu['p50_ms']:.0f} vs {lim_cpu['p50_ms']:.0f} ms  "
-            f"same answer: {check['equal_sets']}",
+            f"{s.name:12} {s.results:6} rows  "
+            + "  ".join(f"{n} p50 {timing[n]['p50_ms']:.0f} p95 {timing[n]['p95_ms']:.0f}" for n in timing)
+            + f" ms  page1/SQL x{ratios['page1']:.2f}  same answer: {check['equal']}",
             flush=True,
         )
 
-    slowest = max(rows_out, key=lambda r: r["selector"]["p95_ms"])
-    worst = max(rows_out, key=lambda r: r["ratio_p95"])
-    profiles = {}
-    for name in dict.fromkeys([slowest["search"], worst["search"]]):
-        target = next(s for s in searches(user, today) if s.name == name)
-        profiles[name] = profile(lambda target=target: run_selector(user, target.kwargs, now))
+    slowest = max(rows_out, key=lambda r: r["timing"]["page1"]["p95_ms"])
     target = next(s for s in searches(user, today) if s.name == slowest["search"])
-    explain = ""
+    profiles = {
+        f"{target.name} first page": profile(lambda: run_page(user, target.kwargs, now, 1)),
+        f"{target.name} whole answer": profile(lambda: run_selector(user, target.kwargs, now)),
+    }
+    explain = {}
     if options.explain:
-        query, params = sql_for(target.kwargs, user, equity, now)
-        explain = "\n".join(r[0] for r in limit.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params))
+        from booking import search_sql
+        from booking.selectors import SearchQuery
 
+        sql, params = search_sql.search_sql(
+            user=user, query=SearchQuery(**target.kwargs), equity=equity, now=now
+        )
+        with limit.transaction():
+            limit.execute(search_sql.SESSION)
+            explain["app_first_page"] = "\n".join(
+                r[0]
+                for r in limit.execute(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + sql + search_sql.PAGE,
+                    params | {"offset": 0, "limit": PAGE},
+                )
+            )
+        query, params = sql_for(target.kwargs, user, equity, now)
+        explain["sql_limit"] = "\n".join(
+            r[0] for r in limit.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)
+        )
     return rows_out, profiles, explain
 
 
@@ -550,9 +628,14 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=2876, help="synthetic city size (default 2876)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the city and of the bookings (1)")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per search (default 30)")
-    parser.add_argument("--budget", type=float, default=60.0, help="max seconds of selector runs per search")
+    parser.add_argument(
+        "--python-repeat", type=int, default=10, help="timed runs of the Python path per search (default 10)"
+    )
+    parser.add_argument("--budget", type=float, default=60.0, help="max seconds of runs per search and path")
     parser.add_argument("--days", type=int, default=31, help="days of generated bookings from tomorrow (31)")
-    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest search's SQL")
+    parser.add_argument(
+        "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest search's app statement and limit"
+    )
     parser.add_argument(
         "--keep-bookings",
         action="store_true",
@@ -611,51 +694,35 @@ def main() -> None:
         from booking.models import EquitySettings as Equity
 
         Equity.objects.filter(pk=1).update(**policy_before)
-    slowest = max(rows_out, key=lambda r: r["selector"]["p95_ms"])
+    slowest = max(rows_out, key=lambda r: r["timing"]["page1"]["p95_ms"])
 
     print()
+    headers = ["search", "rows"]
+    for _name, label in PATHS:
+        headers += [f"{label} p50 ms", f"{label} p95 ms"]
+    headers += ["first page / SQL, p95", "CPU ms p50 first page / SQL", "same answer", "goal (first page)"]
     print(
         common.table(
+            headers,
             [
-                "search",
-                "rows",
-                "selector p50 ms",
-                "selector p95 ms",
-                "queries",
-                "SQL p50 ms",
-                "SQL p95 ms",
-                "selector/SQL p95",
-                "CPU ms p50 selector / SQL",
-                "same answer",
-                "goal (p95 < 100 ms, <= 3x)",
-            ],
-            [
-                [
-                    r["label"],
-                    r["results"],
-                    r["selector"]["p50_ms"],
-                    r["selector"]["p95_ms"],
-                    r["selector_queries"],
-                    r["sql"]["p50_ms"],
-                    r["sql"]["p95_ms"],
-                    r["ratio_p95"],
-                    f"{r['selector_cpu']['p50_ms']:.0f} / {r['sql_cpu']['p50_ms']:.0f}",
-                    "yes" if r["check"]["equal_sets"] else "NO",
-                    "met" if r["met"] else "NOT met",
+                [r["label"], r["results"]]
+                + [x for name, _ in PATHS for x in (r["timing"][name]["p50_ms"], r["timing"][name]["p95_ms"])]
+                + [
+                    r["ratio_p95_to_sql"]["page1"],
+                    f"{r['cpu']['page1']['p50_ms']:.0f} / {r['cpu']['sql']['p50_ms']:.0f}",
+                    "yes" if r["check"]["equal"] else "NO",
+                    "met" if r["met"]["page1"] else "NOT met",
                 ]
                 for r in rows_out
             ],
         )
     )
     for name, text in profiles.items():
-        print(
-            f"\ncProfile of {name} "
-            f"({'slowest' if name == slowest['search'] else 'worst selector/SQL ratio'}):\n"
-        )
+        print(f"\ncProfile of {name}:\n")
         print(text)
-    if explain:
-        print(explain)
-    command = "BENCH_DATABASE=edushare_bench .venv/bin/python bench/availability_search.py " + " ".join(
+    for name, text in explain.items():
+        print(f"\nEXPLAIN ANALYZE, {name}:\n{text}")
+    command = f"BENCH_DATABASE={common.DATABASE} .venv/bin/python bench/availability_search.py " + " ".join(
         sys.argv[1:]
     )
     path = common.write_results(
@@ -671,6 +738,7 @@ def main() -> None:
             "now": now.isoformat(),
             "searches": rows_out,
             "slowest": slowest["search"],
+            "sha256_of_search_sql": search_sql_digest(),
             "profiles": profiles,
             "explain": explain,
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -147,7 +147,8 @@ res AS (
 PAGE = """
 SELECT t.n, p.* FROM (SELECT count(*) AS n FROM res) t
 LEFT JOIN LATERAL (
-    SELECT q.start, q."end", q.travel,
+    SELECT (extract(epoch FROM q.start) * 1000000)::bigint AS start_us,
+           (extract(epoch FROM q."end") * 1000000)::bigint AS end_us, q.travel,
            r.id, r.name, r.school_id, s.name, r.status, r.shared, r.transit_buffer_minutes,
            r.min_minutes, r.max_minutes, r.min_notice_hours, r.max_advance_days, r.county_advance_days,
            s.latitude, s.longitude
@@ -159,7 +160,7 @@ LEFT JOIN LATERAL (
     JOIN equipment_resource r ON r.id = q.id
     JOIN schools_school s ON s.id = r.school_id
 ) p ON true
-ORDER BY p.start, coalesce(p.travel, 0), p.id
+ORDER BY p.start_us, coalesce(p.travel, 0), p.id
 """
 
 
@@ -324,9 +325,19 @@ class SearchResults(Sequence):
         if offset is None:  # the last page
             offset = max(self._count - len(page), 0)
         tz = local_tz()
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        resources: dict[int, Candidate] = {}
         for i, (_n, start, end, travel, *resource) in enumerate(page):
+            # Times as integer microseconds since the epoch: a whole answer has ~100,000 of them
+            # and Django's timestamptz loader parses text in Python (5 us each).
+            candidate = resources.get(resource[0])
+            if candidate is None:
+                candidate = resources[resource[0]] = Candidate(*resource)
             self._rows[offset + i] = SearchResult(
-                Candidate(*resource), start.astimezone(tz), end.astimezone(tz), travel
+                candidate,
+                (epoch + dt.timedelta(microseconds=start)).astimezone(tz),
+                (epoch + dt.timedelta(microseconds=end)).astimezone(tz),
+                travel,
             )
         if offset == 0 and limit is None:
             self._all = [self._rows[i] for i in range(len(page))]
