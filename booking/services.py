@@ -61,11 +61,17 @@ def conflict_error() -> ValidationError:
     return ValidationError(_("That time is already taken for this resource."), code="conflict")
 
 
+def busy_error() -> ValidationError:
+    # Not "taken": contention outlasted the retries and nothing was decided (503, try again).
+    return ValidationError(_("The booking system is busy; please try again in a moment."), code="busy")
+
+
 def with_retries(fn: Callable[[], T]) -> T:
     """Run a transaction function, retrying deadlocks and serialization failures a few times.
 
     Concurrent inserts into an exclusion-constrained table can deadlock (~0.25-1 % on a hot
-    resource, measured here); the exclusion violation itself is a lost race: 409 conflict.
+    resource, measured here); the exclusion violation itself is a lost race: 409 conflict. When
+    every attempt deadlocks, the answer is `busy` (503), not a false "taken".
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
@@ -81,7 +87,7 @@ def with_retries(fn: Callable[[], T]) -> T:
                 time.sleep(0.005 * attempt)
                 continue
             if state in RETRYABLE or locked:
-                raise conflict_error() from None
+                raise busy_error() from None
             raise
     raise AssertionError("unreachable")
 

@@ -30,8 +30,15 @@ CONFLICT_CODES = frozenset(
 # A service's own permission check ("you may not do this here") is a 403.
 FORBIDDEN_CODES = frozenset({"forbidden"})
 
+# The database kept refusing for contention (deadlocks, serialization failures) through every
+# retry: nothing was decided about the request, so it may simply be sent again (503 + Retry-After).
+BUSY_CODES = frozenset({"busy"})
+BUSY_RETRY_AFTER_SECONDS = 1
+
 
 def _status_for(codes: set[str]) -> int:
+    if codes & BUSY_CODES:
+        return status.HTTP_503_SERVICE_UNAVAILABLE
     if codes & FORBIDDEN_CODES:
         return status.HTTP_403_FORBIDDEN
     if codes & CONFLICT_CODES:
@@ -70,7 +77,8 @@ def validation_error_body(error: DjangoValidationError) -> tuple[dict, int]:
 def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         body, status_code = validation_error_body(exc)
-        return Response(body, status=status_code)
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)} if status_code == 503 else None
+        return Response(body, status=status_code, headers=headers)
     if isinstance(exc, IntegrityError):
         # The database constraint is the last guard behind the services' own checks.
         logger.info("Integrity error mapped to 409: %s", exc)

@@ -135,3 +135,28 @@ def test_with_retries_turns_an_exclusion_violation_into_conflict():
     with pytest.raises(ValidationError) as err:
         services.with_retries(sneaky_insert)
     assert err.value.code == "conflict"
+
+
+def test_with_retries_answers_busy_when_every_attempt_deadlocks():
+    """PostgreSQL itself raises 40P01 on every attempt: retried MAX_ATTEMPTS times, then `busy`
+    (503, try again) — never a false "that time is taken"."""
+    attempts = []
+
+    def always_deadlocks():
+        attempts.append(1)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$")
+
+    with pytest.raises(ValidationError) as err:
+        services.with_retries(always_deadlocks)
+    assert err.value.code == "busy"
+    assert len(attempts) == services.MAX_ATTEMPTS
+
+
+def test_busy_is_a_503_with_retry_after():
+    from config.exceptions import api_exception_handler
+
+    response = api_exception_handler(services.busy_error(), {})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.data["code"] == "busy"
