@@ -74,11 +74,7 @@ opened AS (
             WHERE h.resource_id = c.id OFFSET 0
         ) h ON true
         JOIN days d ON d.weekday = h.weekday
-        WHERE NOT EXISTS (
-            SELECT 1 FROM booking_closure x
-            WHERE x.start_date <= d.day AND x.end_date >= d.day
-              AND (x.scope = 'city' OR (x.scope = 'school' AND x.school_id = c.school_id)
-                   OR (x.scope = 'resource' AND x.resource_id = c.id)))
+        {closed}
     ) o
     WHERE a < b
 ),
@@ -211,12 +207,46 @@ def _weekday_rules(first: dt.date, last: dt.date, equity: EquitySettings) -> tup
     return days, weekdays
 
 
+SHUT = """AND NOT EXISTS (
+            SELECT 1 FROM unnest(%({kind})s::bigint[], %({kind}_day)s::date[]) AS x (id, day)
+            WHERE x.id = c.{column} AND x.day = d.day)"""
+
+
+def _closures(first: dt.date, last: dt.date, days: list, weekdays: list) -> tuple[list, list, str, dict]:
+    """Closures as the statement wants them: city-wide ones drop their dates, school and resource
+    ones become (id, date) pairs for an anti-join, and no clause at all when there are none (the
+    usual case: a correlated check per opening range costs more than the rest of the range's row)."""
+    from .models import Closure
+
+    city: set[dt.date] = set()
+    pairs: dict[str, set] = {"school": set(), "resource": set()}
+    for scope, school_id, resource_id, start, end in Closure.objects.filter(
+        start_date__lte=last, end_date__gte=first
+    ).values_list("scope", "school_id", "resource_id", "start_date", "end_date"):
+        for day in dates(max(start, first), min(end, last)):
+            if scope == Closure.Scope.CITY:
+                city.add(day)
+            elif scope == Closure.Scope.SCHOOL:
+                pairs["school"].add((school_id, day))
+            else:
+                pairs["resource"].add((resource_id, day))
+    kept = [(d, w) for d, w in zip(days, weekdays, strict=True) if d not in city]
+    clauses, params = [], {}
+    for kind, column in (("school", "school_id"), ("resource", "id")):
+        if pairs[kind]:
+            clauses.append(SHUT.format(kind=f"shut_{kind}", column=column))
+            ids, on = zip(*sorted(pairs[kind]), strict=True)
+            params |= {f"shut_{kind}": list(ids), f"shut_{kind}_day": list(on)}
+    return [d for d, _ in kept], [w for _, w in kept], "WHERE true " + "\n        ".join(clauses), params
+
+
 def search_sql(
     *, user: User, query: SearchQuery, equity: EquitySettings, now: dt.datetime
 ) -> tuple[str, dict]:
     """The statement's CTEs ending in `res (id, start, "end", travel)` and its parameters."""
     school = user.school
     days, weekdays = _weekday_rules(query.date_from, query.date_to, equity)
+    days, weekdays, closed, shut = _closures(query.date_from, query.date_to, days, weekdays)
     params: dict = {
         "now": now,
         "w0": local_midnight(query.date_from),
@@ -228,6 +258,7 @@ def search_sql(
         "days": days,
         "weekdays": weekdays,
         "tz": str(local_tz()),
+        **shut,
     }
     filters = []
     if query.kind:
@@ -276,7 +307,12 @@ def search_sql(
         tail = DURATION
     # The statuses as literals, as the partial index's predicate spells them, so the planner can use it.
     active = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
-    ctes = CANDIDATES.format(travel=travel, need=need, filters="\n      ".join(filters), active=active) + tail
+    ctes = (
+        CANDIDATES.format(
+            travel=travel, need=need, filters="\n      ".join(filters), active=active, closed=closed
+        )
+        + tail
+    )
     return "WITH " + ctes.lstrip(), params
 
 
