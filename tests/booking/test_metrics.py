@@ -146,7 +146,12 @@ def test_metrics_equal_a_minute_by_minute_brute_force(world, weekly0, weekly1, b
 
         expected = brute_force(resources, weekly, booking_rows, downs, set(closed))
         qs = Resource.objects.filter(pk__in=[r.pk for r in resources])
+        # On PostgreSQL the SQL path (live totals and stored days); the Python path on both.
         live = metrics.resource_totals(qs, FIRST, LAST)
+        python = {r.pk: metrics.Tally() for r in resources}
+        for rid, _day, tally in metrics._compute_days_python(metrics._population(qs), FIRST, LAST):
+            python[rid].add(tally)
+        assert {k: vars(v) for k, v in python.items()} == {k: vars(v) for k, v in live.items()}
         for r in resources:
             got, want = live[r.pk], expected[r.pk]
             assert (got.available_minutes, got.booked_minutes, got.used_minutes, got.external_minutes,
@@ -319,3 +324,110 @@ def test_groupings_from_one_read_of_the_resources(world, django_assert_num_queri
             (r["group"], r["group_name"], r["resources"], round(r["idle_rate"] * r["resources"])) for r in got
         ] == rows
         assert metrics.group_rows(totals, group_by, threshold=0.1) == got
+
+
+# Monday 28 September .. Monday 12 October 2026: National Day 1-7 October (closed) and the
+# adjusted working days around it (调休), in the centre's two settings.
+HOLIDAY_FIRST, HOLIDAY_LAST = dt.date(2026, 9, 28), dt.date(2026, 10, 12)
+
+
+@pytest.mark.postgres
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), adjusted_open=st.booleans(), adjusted_weekday=st.integers(0, 6))
+def test_sql_and_python_tallies_are_identical(world, seed, adjusted_open, adjusted_weekday):
+    """Random resources (own hours, created mid-window, one retired), closures of the city, a
+    school and a resource, tickets to the microsecond (some still open), bookings of every status
+    crossing midnight and the window's ends: every resource-day the same in SQL and in Python."""
+    import random
+
+    from booking.models import EquitySettings
+
+    rng = random.Random(seed)
+    resources, teachers = world
+    w0 = dt.datetime.combine(HOLIDAY_FIRST, dt.time(), tzinfo=SH)
+    span = (HOLIDAY_LAST - HOLIDAY_FIRST).days + 1
+    with transaction.atomic():
+        EquitySettings.objects.update_or_create(
+            pk=EquitySettings.current().pk,
+            defaults={"adjusted_day_mode": "open" if adjusted_open else "closed",
+                      "adjusted_day_weekday": adjusted_weekday},
+        )  # fmt: skip
+        extra = [ResourceFactory(school=teachers[rng.randint(0, 2)].school, hours=False) for _ in range(3)]
+        everything = [*resources, *extra]
+        for i, r in enumerate(everything):
+            created = w0 + dt.timedelta(days=rng.choice([-400, -400, 3, 9]), hours=rng.randint(0, 23))
+            Resource.objects.filter(pk=r.pk).update(
+                created_at=created, status="retired" if i == len(everything) - 1 else "active"
+            )
+            for w in range(7):
+                minute_of_day = 0
+                for _ in range(rng.randint(0, 2)):
+                    a = minute_of_day + rng.randint(0, 400)
+                    b = a + rng.randint(1, 600)
+                    if b >= 24 * 60:
+                        break
+                    OpeningHours.objects.create(
+                        resource=r, weekday=w, start=dt.time(a // 60, a % 60), end=dt.time(b // 60, b % 60)
+                    )
+                    minute_of_day = b
+            taken = []
+            for _ in range(rng.randint(0, 25)):
+                start = w0 + dt.timedelta(
+                    minutes=rng.randint(-600, span * 24 * 60), seconds=rng.randint(0, 59),
+                    microseconds=rng.choice([0, 0, rng.randint(0, 999_999)]),
+                )  # fmt: skip
+                end = start + dt.timedelta(minutes=rng.randint(1, 1500), microseconds=rng.randint(0, 999_999))
+                status = rng.choice(STATUSES)
+                if status != "cancelled":  # active bookings of a resource never overlap
+                    if any(start < e and s < end for s, e in taken):
+                        continue
+                    taken.append((start, end))
+                school = rng.randint(0, 2)
+                Booking.objects.create(
+                    resource=r, school=teachers[school].school, booked_by=teachers[school], start=start,
+                    end=end, block_start=start, block_end=end, class_size=1, status=status,
+                    is_external=teachers[school].school_id != r.school_id, check_in_code="T",
+                )  # fmt: skip
+            for _ in range(rng.randint(0, 2)):
+                reported = w0 + dt.timedelta(
+                    seconds=rng.randint(-86400, span * 86400), microseconds=rng.randint(0, 9)
+                )
+                resolved = (
+                    reported + dt.timedelta(seconds=rng.randint(1, 3 * 86400)) if rng.random() < 0.7 else None
+                )
+                MaintenanceTicket.objects.create(
+                    resource=r, school=r.school, description="x", takes_out_of_service=rng.random() < 0.8,
+                    reported_by=teachers[0], reported_at=reported, due_at=reported + dt.timedelta(hours=24),
+                    status="resolved" if resolved else "open", resolved_at=resolved,
+                )  # fmt: skip
+        day = lambda: HOLIDAY_FIRST + dt.timedelta(days=rng.randint(-1, span))  # noqa: E731
+        d0 = day()
+        Closure.objects.create(scope="city", start_date=d0, end_date=d0, reason="x")
+        d0 = day()
+        Closure.objects.create(
+            scope="school", school=resources[0].school, start_date=d0, end_date=d0 + dt.timedelta(days=1),
+            reason="x",
+        )  # fmt: skip
+        d0 = day()
+        Closure.objects.create(scope="resource", resource=rng.choice(everything), start_date=d0, end_date=d0,
+                               reason="x")  # fmt: skip
+
+        population = metrics._population(Resource.objects.filter(pk__in=[r.pk for r in everything]))
+        assert len(population) == len(everything) - 1  # the retired one is left out
+        python = {
+            (rid, d): vars(t)
+            for rid, d, t in metrics._compute_days_python(population, HOLIDAY_FIRST, HOLIDAY_LAST)
+        }
+        sql = {
+            (rid, d): vars(t)
+            for rid, d, t in metrics._compute_days_sql(population, HOLIDAY_FIRST, HOLIDAY_LAST)
+        }
+        assert sql == python
+        totals = metrics.resource_totals(Resource.objects.filter(pk__in=[r.pk for r in everything]),
+                                         HOLIDAY_FIRST, HOLIDAY_LAST)  # fmt: skip
+        for res in population:
+            want = metrics.Tally()
+            for d in metrics.dates(HOLIDAY_FIRST, HOLIDAY_LAST):
+                want.add(metrics.Tally(**python[(res.pk, d)]))
+            assert vars(totals[res.pk]) == vars(want)
+        transaction.set_rollback(True)
