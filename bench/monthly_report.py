@@ -26,6 +26,8 @@ and what other work took of it are recorded beside each measurement):
   totals   booking.metrics.resource_totals for October (the utilisation part), live and later
            from stored days, compared resource by resource with the SQL (a difference is
            located to its first differing day with compute_days);
+  python   the same totals by booking.metrics' Python path (the one SQLite uses; PostgreSQL
+           computes them in SQL), compared field by field with the live totals;
   SQL      the limit: one statement computing available and used minutes per resource
            (generate_series over the month, opening hours by weekday, statutory holidays and
            the adjusted working day passed in from booking.holidays.days_info, closures,
@@ -765,7 +767,7 @@ class Phases:
         self.traced_mib: dict[str, float] = {}
         self.peak_kib = 0
         self.traced_peak = 0
-        for name in ("resource_totals", "group_rows", "equity_figures", "service_figures"):
+        for name in ("resource_totals", "resource_meta", "group_rows", "equity_figures", "service_figures"):
             setattr(metrics, name, self._wrap(name, getattr(metrics, name)))
 
     def _wrap(self, name, fn):
@@ -894,6 +896,18 @@ def child_main(options) -> None:
                     json.dumps({rid: [getattr(t, n) for n in names] for rid, t in totals.items()})
                 )
                 out["resources"] = len(totals)
+            elif kind == "totals_python":
+                # The Python path (SQLite's) on the same data: it must give the SQL path's tallies.
+                sums: dict[int, list[int]] = {}
+                names = ["available_minutes", "used_minutes", "booked_minutes", "external_minutes",
+                         "county_minutes", "shown", "no_shows"]  # fmt: skip
+                population = metrics._population(Resource.objects.all())
+                for rid, _day, t in metrics._compute_days_python(population, FIRST, LAST):
+                    acc = sums.setdefault(rid, [0] * len(names))
+                    for i, n in enumerate(names):
+                        acc[i] += getattr(t, n)
+                Path(options.snapshot_out).write_text(json.dumps(sums))
+                out["resources"] = len(sums)
             elif kind == "alternatives":
                 out["alternatives"] = alternatives()
             elif kind == "store":
@@ -1052,7 +1066,7 @@ def main() -> None:
     # internal: one measurement in a child process
     parser.add_argument(
         "--child",
-        choices=["setup", "cold", "warm", "totals", "store", "alternatives"],
+        choices=["setup", "cold", "warm", "totals", "totals_python", "store", "alternatives"],
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -1112,6 +1126,20 @@ def main() -> None:
             checks["live"]["first_differing_days"] = explain_differences(
                 url, params, checks["live"]["examples"]
             )
+
+    runs["totals_python"] = run_child(options, "totals_python", snapshot_out=str(tmp / "totals_python.json"))
+    if not runs["totals_python"]["timed_out"] and not runs["totals_live"]["timed_out"]:
+        live = json.loads((tmp / "totals_live.json").read_text())
+        python = json.loads((tmp / "totals_python.json").read_text())
+        differing = sorted(int(k) for k in set(live) | set(python) if live.get(k) != python.get(k))
+        checks["python_path"] = {
+            "what": "every field of every resource's live totals (SQL on PostgreSQL) against the Python path",
+            "resources": len(live),
+            "equal": not differing,
+            "differences": len(differing),
+            "examples": [{"resource": k, "sql": live.get(str(k)), "python": python.get(str(k))}
+                         for k in differing[:5]],
+        }  # fmt: skip
 
     print("nightly job, every day of October:")
     runs["store"] = run_child(options, "store", timeout=options.timeout * 2)
@@ -1193,6 +1221,7 @@ def main() -> None:
             "-",
             "-",
         ],
+        row("the same tallies by the Python path (SQLite's)", runs["totals_python"]),
         row("usage_store_day x 31 days (nightly job)", runs["store"]),
         row("build_snapshot, warm (31 days stored)", warm, runs.get("warm_traced")),
         row("resource_totals, stored days", ts),

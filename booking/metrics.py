@@ -362,8 +362,9 @@ def _compute_days_sql(
     resources: Sequence[_Res], date_from: dt.date, date_to: dt.date, *, equity: EquitySettings | None = None
 ) -> Iterator[tuple[int, dt.date, Tally]]:
     days = list(dates(date_from, date_to))
-    for i in range(0, len(resources), CHUNK):
-        chunk = resources[i : i + CHUNK]
+    step = max(CHUNK, 60_000 // len(days))  # ~60,000 resource-days per statement: one for a city's day
+    for i in range(0, len(resources), step):
+        chunk = resources[i : i + step]
         found = {
             (row[0], row[1]): Tally(*row[2:])
             for row in _tallies_sql(chunk, date_from, date_to, per_day=True, equity=equity)
