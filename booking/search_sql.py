@@ -80,15 +80,16 @@ opened AS (
 ),
 blk AS MATERIALIZED (
     -- a new booking's own buffers must clear existing blocks too: widen them by the buffer
-    SELECT k.resource_id, k.block_start - c.buf AS s, k.block_end + c.buf AS e
-    FROM booking_booking k
-    JOIN cand c ON c.id = k.resource_id
-    WHERE k.status IN {active}
-      -- the whole search's reach first: the exclusion constraint's GiST index answers it
-      AND tstzrange(k.block_start, k.block_end, '[)')
-          && tstzrange(%(w0)s::timestamptz - (SELECT max(buf) FROM cand),
-                       %(w1)s::timestamptz + (SELECT max(buf) FROM cand), '[)')
-      AND k.block_start - c.buf < c.hi AND k.block_end + c.buf > c.lo
+    SELECT c.id AS resource_id, k.block_start - c.buf AS s, k.block_end + c.buf AS e
+    FROM cand c
+    -- per candidate, by the exclusion constraint's GiST index on (resource, blocked range);
+    -- OFFSET 0 keeps the planner from scanning every booking of the city instead
+    JOIN LATERAL (
+        SELECT k.block_start, k.block_end FROM booking_booking k
+        WHERE k.resource_id = c.id AND k.status IN {active}
+          AND tstzrange(k.block_start, k.block_end, '[)') && tstzrange(c.lo - c.buf, c.hi + c.buf, '[)')
+        OFFSET 0
+    ) k ON true
 )"""
 
 # Free pieces of each opening range: the gap before every block (from the furthest end of the
