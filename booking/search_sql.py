@@ -44,6 +44,8 @@ TRAVEL = """ceil((2 * 6371.0)::float8 * asin(sqrt(
 
 CANDIDATES = """
 cand AS MATERIALIZED (
+    -- [lo, hi): the window clipped to the notice and the horizon; empty leaves the resource out
+    SELECT * FROM (
     SELECT r.id, r.school_id, r.min_minutes, r.max_minutes,
            r.transit_buffer_minutes * interval '1 minute' AS buf,
            greatest(%(w0)s::timestamptz, %(now)s::timestamptz + r.min_notice_hours * interval '1 hour') AS lo,
@@ -58,6 +60,8 @@ cand AS MATERIALIZED (
     JOIN schools_school s ON s.id = r.school_id
     WHERE r.status = 'active' AND (r.shared OR r.school_id = %(school)s)
       {filters}
+    ) c
+    WHERE lo < hi
 ),
 days AS (
     SELECT day, weekday FROM unnest(%(days)s::date[], %(weekdays)s::int[]) AS t (day, weekday)
