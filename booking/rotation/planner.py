@@ -39,10 +39,11 @@ import bisect
 import datetime as dt
 import itertools
 import math
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MAX_WINDOW_DAYS = 366
 EARTH_RADIUS_KM = 6371.0088
@@ -56,6 +57,23 @@ FIRST_STAGE_SHARE = 0.6
 # budget; beyond it, requests keep fewer candidate kits (measured on 2 cores: about 130,000 arcs
 # take 4 s to presolve).
 MODEL_SIZE_PER_SECOND = 8000
+# Large neighbourhood search (`_lns`), for components too big for one model: kit segments and
+# open days per neighbourhood, the model size (`_model_size`) aimed at first, and the time limit
+# of one neighbourhood's solve.
+LNS_KITS = 4
+LNS_WINDOW = 40
+LNS_SIZE = 4000
+LNS_SOLVE_S = 1.0
+LNS_KM_PER_WEIGHT = 1000
+LNS_WORKERS = 1
+# Share of a component's time that the relaxation behind its bound may take.
+BOUND_SHARE = 0.25
+# The relaxation behind the bound (`_lp_bound`): its time slices run between points this many
+# open days apart (a school week), and each round adds at most this many broken slices per kit
+# segment.
+SLICE_STEP = 5
+SLICES_PER_ROUND = 10
+MIN_ROUND_GAIN = 1e-4
 # Open days counted beyond the window before a date is taken as "far away" (availability ends).
 _FAR = 1_000_000
 
@@ -713,9 +731,20 @@ def plan(
     (2) add `weighted students >= the value found in (1)` and minimise km. Holding the value found
     (not the bound) keeps (2) feasible and never trades students for km, with no big-M weight to
     prove. (1) starts from a complete hint, the better of the greedy plan and `_insertion`'s,
-    and (2) from (1)'s solution, so CP-SAT never ends behind greedy on students. `bound` and
-    `gap` are (1)'s, summed over the components; `travel_bound_km` is (2)'s: a lower bound on km
-    at the students found (None when a component was thinned or fell back, see `_thin`).
+    and (2) from (1)'s solution, so CP-SAT never ends behind greedy on students.
+
+    A component whose model is too big for its time (at city scale, a kit type with hundreds of
+    requests) is searched by neighbourhoods instead (`_lns`), from the same starting plan.
+
+    `bound` is, per component, the better of two proven upper bounds on weighted students, summed:
+    a linear relaxation of the whole component (`_lp_bound`, always; it may take `BOUND_SHARE` of
+    the component's time) and CP-SAT's bound from (1) when it had the whole model. `gap` =
+    (bound - objective) / bound. `travel_bound_km` is (2)'s: a lower bound on km at the students
+    found (None when a component was searched by neighbourhoods or fell back).
+
+    The same seed gives the same plan when every component is solved to optimality; otherwise
+    how far the search gets in `time_limit_s` depends on the machine (CP-SAT's own time-limited
+    search with several workers does too).
     """
     # Imported here: ortools (with numpy and pandas) costs ~0.4 s that web processes, which only
     # need the values above, should not pay at start-up.
@@ -730,7 +759,6 @@ def plan(
     size_left = sum(sizes)
     chosen: list[tuple[_Candidate, int]] = []
     best = bound = 0
-    bound_known = True
     travel_bound: int | None = 0
     optimal = True
     ordered = sorted(zip(components, sizes, strict=True), key=lambda x: (x[1], min(x[0])))
@@ -743,27 +771,36 @@ def plan(
             ([(c, s) for c, s in chosen_by if c.request_id in rids] for chosen_by in starts),
             key=lambda chosen_by: sum(inst.weights[c.request_id] for c, _ in chosen_by),
         )
-        candidates = {rid: inst.candidates[rid] for rid in rids}
-        if size > MODEL_SIZE_PER_SECOND * budget:
-            # Too big to build and search in time: fewer kits per request, so no proven bound.
-            candidates = _thin(inst, candidates, start, MODEL_SIZE_PER_SECOND * budget)
-            bound_known = optimal = False
-        result = _solve_component(cp_model, inst, candidates, start, budget)
-        chosen += result.chosen
-        best += result.best
-        bound += result.bound
-        optimal = optimal and result.optimal
-        if travel_bound is not None:
-            travel_bound = None if result.travel_bound is None else travel_bound + result.travel_bound
-        if not bound_known:
-            travel_bound = None
+        t1 = time.perf_counter()
+        # Valid for the whole problem whatever the search below does; CP-SAT's own bound is
+        # too, when it had the whole component's model.
+        component_bound = _lp_bound(inst, rids, t1 + budget * BOUND_SHARE)
+        budget -= time.perf_counter() - t1
+        if size <= MODEL_SIZE_PER_SECOND * budget:
+            result = _solve_component(
+                cp_model, inst, {rid: inst.candidates[rid] for rid in rids}, start, budget
+            )
+            chosen += result.chosen
+            best += result.best
+            component_bound = min(component_bound, result.bound)
+            optimal = optimal and result.optimal
+            if travel_bound is not None:
+                travel_bound = None if result.travel_bound is None else travel_bound + result.travel_bound
+        else:
+            # Too big to build and search in time as one model: neighbourhood by neighbourhood.
+            rng = random.Random(settings.seed * 1_000_003 + min(rids))
+            found = _lns(cp_model, inst, rids, start, time.perf_counter() + budget, rng)
+            chosen += found
+            best += sum(round(inst.weights[c.request_id] * WEIGHT_SCALE) for c, _ in found)
+            optimal, travel_bound = False, None
+        bound += component_bound
     return _build(
         inst,
         chosen,
         solver="cp-sat",
         status="OPTIMAL" if optimal else "FEASIBLE",
-        bound=bound / WEIGHT_SCALE if bound_known else None,
-        gap=((bound - best) / bound if bound else 0.0) if bound_known else None,
+        bound=bound / WEIGHT_SCALE,
+        gap=(bound - best) / bound if bound else 0.0,
         seconds=time.perf_counter() - t0,
         travel_bound_km=None if travel_bound is None else round(travel_bound / KM_SCALE, 1),
     )
@@ -798,32 +835,6 @@ def _model_size(inst: _Instance, rids: Iterable[int], candidates=None) -> int:
     return sum(n * n + 3 * n for n in per_segment.values())
 
 
-def _thin(inst: _Instance, candidates: dict[int, list[_Candidate]], start, limit: float):
-    """Keep, per request, the kit the starting plan chose and the next nearest ones, as many kits
-    per request as keep the model under `limit`. The kits at one distance are taken in an order that differs
-    per request, so the requests spread over the fleet."""
-    start_kit = {c.request_id: c.kit_id for c, _ in start}
-    ranked: dict[int, list[int]] = {}
-    for rid, cands in candidates.items():
-        kits = sorted(
-            {c.kit_id for c in cands},
-            key=lambda k: (
-                k != start_kit.get(rid),
-                round(inst.km(inst.kits[k].depot_school_id, inst.requests[rid].school_id)),
-                (k * 2654435761 + rid) % 4294967296,
-            ),
-        )
-        ranked[rid] = kits
-    most = max(len(kits) for kits in ranked.values())
-    for keep in range(most, 0, -1):
-        thinned = {
-            rid: [c for c in cands if c.kit_id in ranked[rid][:keep]] for rid, cands in candidates.items()
-        }
-        if keep == 1 or _model_size(inst, thinned, thinned) <= limit:
-            return thinned
-    raise AssertionError("unreachable")
-
-
 @dataclass(frozen=True)
 class _Node:
     """A candidate's variables in the model."""
@@ -844,9 +855,18 @@ class _Result:
 
 
 def _solve_component(
-    cp_model, inst: _Instance, candidates: dict[int, list[_Candidate]], start, budget: float
-) -> _Result:
-    """Both stages for one component within `budget` seconds, building the model included."""
+    cp_model,
+    inst: _Instance,
+    candidates: dict[int, list[_Candidate]],
+    start,
+    budget: float,
+    ends: Mapping[tuple[int, int], tuple[int, int]] | None = None,
+) -> _Result | None:
+    """Both stages for one component within `budget` seconds, building the model included.
+
+    `ends` (for `_lns`): per kit segment the schools its route starts from and must reach, when
+    not its depot (the stays kept before and after a neighbourhood; the candidates' starts
+    already leave the transit from and to them). With `ends`, None when no solution came back."""
     t0 = time.perf_counter()
     settings = inst.settings
     m = cp_model.CpModel()
@@ -870,17 +890,21 @@ def _solve_component(
         m.add_at_most_one(present_of_request)
 
     arcs_by_group: dict[tuple[int, int], dict[tuple[int, int], object]] = {}
+    neighbourhood, ends = ends is not None, ends or {}
     for key, members in sorted(groups.items()):
         depot = inst.kits[key[0]].depot_school_id
+        origin, dest = ends.get(key, (depot, depot))
         arcs = {(0, 0): m.new_bool_var(f"unused_{key[0]}_{key[1]}")}
+        if origin != dest:
+            km_terms.append(round(inst.km(origin, dest) * KM_SCALE) * arcs[(0, 0)])
         for a, n in enumerate(members, start=1):
             node = nodes[n]
             m.add_implication(node.present, ~arcs[(0, 0)])
-            km_depot = round(inst.km(depot, node.candidate.school_id) * KM_SCALE)
-            for tail, head in ((0, a), (a, 0)):
+            school = node.candidate.school_id
+            for tail, head, km in ((0, a, inst.km(origin, school)), (a, 0, inst.km(school, dest))):
                 arcs[(tail, head)] = lit = m.new_bool_var("")
-                if km_depot:
-                    km_terms.append(km_depot * lit)
+                if round(km * KM_SCALE):
+                    km_terms.append(round(km * KM_SCALE) * lit)
         for (a, n), (b, n2) in itertools.permutations(enumerate(members, start=1), 2):
             ci, cj = nodes[n].candidate, nodes[n2].candidate
             if ci.request_id == cj.request_id:
@@ -901,7 +925,8 @@ def _solve_component(
     weighted, travel = sum(weight_terms), sum(km_terms)
     variables = [v for n in nodes for v in (n.present, n.start)]
     variables += [lit for arcs in arcs_by_group.values() for lit in arcs.values()]
-    derived = _add_fleet_cumulative(m, inst, nodes, groups)
+    # (Not worth its size in a small neighbourhood, whose proof comes from the search.)
+    derived = {} if neighbourhood else _add_fleet_cumulative(m, inst, nodes, groups, ends)
     variables += list(derived)
 
     def hint(values: Mapping[object, int]) -> None:
@@ -915,11 +940,24 @@ def _solve_component(
     # Probing costs seconds on these circuit models and buys little: the search gets the time.
     solver.parameters.cp_model_probing_level = 0
 
-    # Stage 1: students, from the starting plan.
     start_best = sum(round(inst.weights[c.request_id] * WEIGHT_SCALE) for c, _ in start)
-    m.maximize(weighted)
     values = _hint_values(start, nodes, groups, arcs_by_group)
     values.update({var: rule(values) for var, rule in derived.items()})
+    if neighbourhood:
+        # A neighbourhood: one solve, weight first by far (a weighted student is worth
+        # LNS_KM_PER_WEIGHT km), then km; `_lns` keeps only what is better on both, in order.
+        m.maximize(weighted * (LNS_KM_PER_WEIGHT * KM_SCALE // WEIGHT_SCALE) - travel)
+        hint(values)
+        solver.parameters.num_workers = LNS_WORKERS or settings.workers
+        solver.parameters.max_time_in_seconds = max(0.01, budget - (time.perf_counter() - t0))
+        status = solver.solve(m)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        chosen = [(n.candidate, solver.value(n.start)) for n in nodes if solver.value(n.present)]
+        return _Result(chosen, round(solver.value(weighted)), 0, status == cp_model.OPTIMAL, None)
+
+    # Stage 1: students, from the starting plan.
+    m.maximize(weighted)
     hint(values)
     solver.parameters.max_time_in_seconds = max(0.01, budget * FIRST_STAGE_SHARE - (time.perf_counter() - t0))
     status1 = solver.solve(m)
@@ -962,7 +1000,7 @@ def _all_served(inst: _Instance, rids: Iterable[int]) -> int:
     return sum(round(inst.weights[rid] * WEIGHT_SCALE) for rid in rids)
 
 
-def _add_fleet_cumulative(m, inst: _Instance, nodes: list[_Node], groups) -> dict[object, Callable]:
+def _add_fleet_cumulative(m, inst: _Instance, nodes: list[_Node], groups, ends) -> dict[object, Callable]:
     """A redundant constraint for a stronger LP bound: the component's requests, each stretched
     by the least transit that must follow it, never use more kits at once than the component has
     (CP-SAT's energy cuts then see the fleet's capacity, which the circuits' LP hardly does).
@@ -971,7 +1009,7 @@ def _add_fleet_cumulative(m, inst: _Instance, nodes: list[_Node], groups) -> dic
     for node in nodes:
         by_request.setdefault(node.candidate.request_id, []).append(node)
     schools = Counter(its[0].candidate.school_id for its in by_request.values())
-    depots = {inst.kits[k].depot_school_id for k, _ in groups}
+    depots = {ends.get(key, (0, inst.kits[key[0]].depot_school_id))[1] for key in groups}
     derived: dict[object, Callable] = {}
     intervals = []
     for rid, its in sorted(by_request.items()):
@@ -1016,6 +1054,263 @@ def _hint_values(start, nodes, groups, arcs_by_group) -> dict[object, int]:
         for tail, head in itertools.pairwise(stops):
             values[arcs[(tail, head)]] = 1
     return values
+
+
+def _lns(cp_model, inst: _Instance, rids: set[int], start, deadline: float, rng: random.Random):
+    """Large neighbourhood search, for a component too big to solve as one model: from `start`,
+    free a window of open days on a few kit segments (the stays inside it), add the requests
+    left unserved that could go there, and let CP-SAT re-plan just that, with the stays kept
+    before and after as the routes' fixed ends; keep the result when it serves more weight, or
+    the same for fewer km. Each neighbourhood is anchored on a request left unserved (drawn by
+    weight) and on kits it could use, so the search goes where students wait. A neighbourhood's
+    model has every rule of the full one, so each kept step is a valid plan. Neighbourhoods are
+    sized by `_model_size`, aiming at what CP-SAT proves in a fraction of `LNS_SOLVE_S`: larger
+    after a proof, smaller after a timeout."""
+    original = {(c.request_id, c.kit_id, c.segment): c for rid in rids for c in inst.candidates[rid]}
+    on_segment: dict[tuple[int, int], list[_Candidate]] = {}
+    for c in original.values():
+        on_segment.setdefault((c.kit_id, c.segment), []).append(c)
+    routes: dict[tuple[int, int], list[tuple[int, _Candidate]]] = {key: [] for key in on_segment}
+    for c, s in start:
+        routes[(c.kit_id, c.segment)].append((s, original[(c.request_id, c.kit_id, c.segment)]))
+    for route in routes.values():
+        route.sort(key=lambda x: x[0])
+    served = {c.request_id for c, _ in start}
+    order = sorted(rids)
+    size_goal = LNS_SIZE
+    while time.perf_counter() < deadline - 0.1:
+        waiting = [rid for rid in order if rid not in served]
+        if waiting and rng.random() < 0.9:
+            anchor = rng.choices(waiting, weights=[inst.weights[rid] + 0.001 for rid in waiting])[0]
+        else:
+            anchor = rng.choice(order)  # also re-plans where all are served: fewer km
+        keys = sorted({(c.kit_id, c.segment) for c in inst.candidates[anchor]})
+        keys = rng.sample(keys, min(LNS_KITS, len(keys)))
+        lo = min(c.first for c in inst.candidates[anchor])
+        hi = max(c.last + c.days - 1 for c in inst.candidates[anchor])
+        length = max(LNS_WINDOW, max(c.days for c in inst.candidates[anchor]))
+        span = hi - lo + 1
+        a = rng.randint(lo, hi - length + 1) if span > length else lo - (length - span) // 2
+        b = a + length - 1
+
+        ends, hint, sub, kept = {}, [], {}, {}
+        for key in keys:
+            route = routes[key]
+            inside = [(s, c) for s, c in route if s >= a and s + c.days - 1 <= b]
+            if any(c.request_id in inst.pinned for _, c in inside):
+                continue
+            before = [(s, c) for s, c in route if s < a]
+            after = [(s, c) for s, c in route if s >= a and s + c.days - 1 > b]
+            depot = inst.kits[key[0]].depot_school_id
+            prev = before[-1] if before else None
+            nxt = after[0] if after else None
+            ends[key] = (prev[1].school_id if prev else depot, nxt[1].school_id if nxt else depot)
+            kept[key] = (before, after)
+            free = {c.request_id for _, c in inside}
+            for c in on_segment[key]:
+                if c.request_id in served and c.request_id not in free:
+                    continue
+                first, last = max(c.first, a), min(c.last, b - c.days + 1)
+                if prev:
+                    first = max(first, prev[0] + prev[1].days + inst.transit(prev[1].school_id, c.school_id))
+                if nxt:
+                    last = min(last, nxt[0] - inst.transit(c.school_id, nxt[1].school_id) - c.days)
+                if first <= last:
+                    sub.setdefault(c.request_id, []).append(replace(c, first=first, last=last))
+            for s, c in inside:
+                mine = [x for x in sub.get(c.request_id, []) if (x.kit_id, x.segment) == key]
+                if not mine or not mine[0].first <= s <= mine[0].last:
+                    break  # (not expected: the stays kept are valid)
+                hint.append((mine[0], s))
+            else:
+                continue
+            ends = {}
+            break
+        if not ends:
+            continue
+        # Over the size aimed at: leave out the lightest of the waiting requests.
+        fixed = {c.request_id for c, _ in hint}
+        optional = sorted((rid for rid in sub if rid not in fixed), key=lambda rid: (-inst.weights[rid], rid))
+        while optional and _model_size(inst, sub, sub) > size_goal:
+            del sub[optional.pop()]
+        if not any(rid not in fixed for rid in sub) and waiting:
+            continue  # nothing to add here
+        old_weight = sum(round(inst.weights[rid] * WEIGHT_SCALE) for rid in fixed)
+        old_km = _routes_km(inst, ends, hint)
+        t0 = time.perf_counter()
+        budget = min(LNS_SOLVE_S, deadline - t0)
+        result = _solve_component(cp_model, inst, sub, hint, budget, ends)
+        if result is not None and result.optimal and time.perf_counter() - t0 < budget / 4:
+            size_goal = min(LNS_SIZE * 8, size_goal * 1.1)
+        elif result is None or not result.optimal:
+            size_goal = max(LNS_SIZE / 8, size_goal * 0.8)
+        if result is None or (result.best, -_routes_km(inst, ends, result.chosen)) <= (old_weight, -old_km):
+            continue
+        for rid in fixed:
+            served.discard(rid)
+        new: dict[tuple[int, int], list[tuple[int, _Candidate]]] = {}
+        for c, s in result.chosen:
+            new.setdefault((c.kit_id, c.segment), []).append(
+                (s, original[(c.request_id, c.kit_id, c.segment)])
+            )
+            served.add(c.request_id)
+        for key, (before, after) in kept.items():
+            routes[key] = before + sorted(new.get(key, []), key=lambda x: x[0]) + after
+    return [(c, s) for route in routes.values() for s, c in route]
+
+
+def _routes_km(inst: _Instance, ends, chosen) -> float:
+    """The km of the routes through `chosen` from and to their ends (per kit segment)."""
+    by_key: dict[tuple[int, int], list[tuple[int, _Candidate]]] = {}
+    for c, s in chosen:
+        by_key.setdefault((c.kit_id, c.segment), []).append((s, c))
+    total = 0.0
+    for key, (origin, dest) in ends.items():
+        here = origin
+        for _, c in sorted(by_key.get(key, []), key=lambda x: x[0]):
+            total += inst.km(here, c.school_id)
+            here = c.school_id
+        total += inst.km(here, dest)
+    return round(total, 6)
+
+
+# --------------------------------------------------------------------------------------------
+# Upper bound: a linear relaxation of the whole problem
+# --------------------------------------------------------------------------------------------
+
+
+def _lp_bound(inst: _Instance, rids: Iterable[int], deadline: float) -> int:
+    """A proven upper bound (x WEIGHT_SCALE) on the weighted students that any plan can serve
+    from the component `rids`. It relaxes the full problem (every candidate kit and start), so it
+    holds whatever the search was restricted to, unlike the bound of a restricted model.
+
+    Variables y_c in [0, 1] per candidate (request, kit segment), worth the request's weight;
+    sum of y_c over a request's candidates <= 1. The stays on one kit segment, each stretched by
+    the least transit that must follow it (to another candidate's school, or home to the depot
+    before the segment ends), never overlap; so for any slice T of open days, sum over the
+    segment's candidates of y_c x (the least part of c's stretched stay that lies in T, over all
+    of c's starts) <= |T|. Slices run between the points of a weekly grid and are added where the
+    LP breaks them (row generation: each LP on the way relaxes the problem too). The bound is
+    recomputed from the LP's duals u >= 0 as sum u_i b_i + sum_c max(0, w_c - sum_i u_i a_ic),
+    which holds for any u >= 0: neither the LP's tolerances nor the deadline can make it wrong."""
+    import numpy as np
+    from ortools.linear_solver import pywraplp
+
+    trivial = _all_served(inst, rids)
+    cands = [c for rid in sorted(rids) for c in inst.candidates[rid]]
+    if not cands:
+        return 0
+    weight = np.array([inst.weights[c.request_id] for c in cands])
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None:
+        return trivial
+    lp.SetNumThreads(1)
+    y = [lp.NumVar(0.0, 1.0, "") for _ in cands]
+    objective = lp.Objective()
+    for var, w in zip(y, weight, strict=True):
+        objective.SetCoefficient(var, float(w))
+    objective.SetMaximization()
+    of_request: dict[int, list[int]] = {}
+    by_group: dict[tuple[int, int], list[int]] = {}
+    for i, c in enumerate(cands):
+        of_request.setdefault(c.request_id, []).append(i)
+        by_group.setdefault((c.kit_id, c.segment), []).append(i)
+    request_rows = []
+    for members in of_request.values():
+        row = lp.Constraint(-lp.infinity(), 1.0)
+        for i in members:
+            row.SetCoefficient(y[i], 1.0)
+        request_rows.append((row, np.array(members)))
+
+    # Per kit segment: every grid slice's coefficients (slices x candidates) and capacity.
+    groups = []
+    for key, members in sorted(by_group.items()):
+        depot = inst.kits[key[0]].depot_school_id
+        tail = _least_transit_after(inst, depot, Counter(cands[i].school_id for i in members))
+        first = np.array([cands[i].first for i in members])
+        last = np.array([cands[i].last for i in members])
+        length = np.array([cands[i].days + tail[cands[i].school_id] for i in members])
+        lo, hi = int(first.min()), int((last + length - 1).max())
+        points = [*range(lo, hi + 1, SLICE_STEP), hi + 1]
+        a = np.array([p for n, p in enumerate(points) for _ in points[n + 1 :]])[:, None]
+        b = np.array([q - 1 for n, _ in enumerate(points) for q in points[n + 1 :]])[:, None]
+
+        def inside(s, a=a, b=b, length=length):
+            return np.clip(np.minimum(b, s + length - 1) - np.maximum(a, s) + 1, 0, None)
+
+        coef = np.minimum(inside(first), inside(last)).astype(float)
+        groups.append(
+            {"members": np.array(members), "coef": coef, "cap": (b - a + 1)[:, 0].astype(float), "rows": {}}
+        )
+
+    def add_row(g: dict, s: int) -> None:
+        row = lp.Constraint(-lp.infinity(), float(g["cap"][s]))
+        for j in np.flatnonzero(g["coef"][s]):
+            row.SetCoefficient(y[g["members"][j]], float(g["coef"][s][j]))
+        g["rows"][s] = row
+
+    for g in groups:
+        add_row(g, int(np.argmax(g["cap"])))  # the whole segment
+    best, idle = math.inf, 0
+    while True:
+        if lp.Solve() != pywraplp.Solver.OPTIMAL:
+            break
+        # The dual bound: valid for any u >= 0, so clip what the LP's tolerances let through.
+        reduced = weight.copy()
+        total = 0.0
+        for row, members in request_rows:
+            u = max(0.0, row.dual_value())
+            total += u
+            reduced[members] -= u
+        for g in groups:
+            for s, row in g["rows"].items():
+                u = max(0.0, row.dual_value())
+                total += u * g["cap"][s]
+                reduced[g["members"]] -= u * g["coef"][s]
+        total += np.clip(reduced, 0, None).sum()
+        # Stop when rounds no longer pay (the last rows cost the most and move the bound least).
+        idle = idle + 1 if total > best * (1 - MIN_ROUND_GAIN) else 0
+        best = min(best, total)
+        if idle >= 2 or time.perf_counter() > deadline:
+            break
+        values = np.array([v.solution_value() for v in y])
+        added = 0
+        for g in groups:
+            broken = g["coef"] @ values[g["members"]] - g["cap"]
+            broken[list(g["rows"])] = 0
+            for s in np.argsort(-broken)[:SLICES_PER_ROUND]:
+                if broken[s] > 1e-6:
+                    add_row(g, int(s))
+                    added += 1
+        if not added:
+            break
+    if best == math.inf:
+        return trivial
+    return min(trivial, math.ceil(best * WEIGHT_SCALE * (1 + 1e-9) + 1e-6))
+
+
+def _least_transit_after(inst: _Instance, depot: int, at_school: Mapping[int, int]) -> dict[int, int]:
+    """Per school of a kit segment's candidates (school -> how many): the fewest transit days
+    that must follow a stay there, to another candidate's school or home to the depot."""
+    import numpy as np
+
+    schools = list(at_school)
+    lat, lon = (np.radians([getattr(inst.schools[x], f) for x in schools]) for f in ("lat", "lon"))
+    h = (
+        np.sin((lat[:, None] - lat[None, :]) / 2) ** 2
+        + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2
+    )
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    np.fill_diagonal(km, np.inf)
+    tail = {}
+    for n, school in enumerate(schools):
+        nexts = [depot] + ([school] if at_school[school] > 1 else [])
+        # The nearest other schools by this sum, then exactly by `transit` (no rounding can differ).
+        row = km[n]
+        if len(schools) > 1:
+            nexts += [schools[j] for j in np.flatnonzero(row <= row.min() + 1e-6)]
+        tail[school] = min(inst.transit(school, x) for x in nexts)
+    return tail
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import math
 import random
 
 import pytest
@@ -142,7 +143,8 @@ def test_random_plans_keep_every_rule_and_cp_sat_is_never_behind_greedy(seed, n_
     kits, schools, requests, s = random_instance(seed, n_kits, n_requests)
     greedy, cp = both(kits, schools, requests, s)
     assert cp.objective >= greedy.objective
-    assert cp.bound is None or cp.bound >= cp.objective
+    assert cp.bound >= cp.objective
+    assert cp.gap == pytest.approx((cp.bound - cp.objective) / cp.bound if cp.bound else 0.0)
     if cp.status == "OPTIMAL":
         assert cp.gap == 0.0
     assert set(cp.unserved) | {p.request_id for p in cp.placements} == {r.id for r in requests}
@@ -169,6 +171,78 @@ def test_re_planning_keeps_pins_and_drops_on_random_instances(seed, n_kits, n_re
         assert {(x.request_id, x.kit_id, x.start, x.end) for x in pinned} <= kept
         assert all(p.unserved[rid] == "dropped" for rid in dropped)
     assert cp.objective >= greedy.objective
+
+
+def lp_bound(kits, schools, requests, s, **kw) -> float:
+    """The relaxation's bound alone (no deadline), summed over the components."""
+    inst = planner._prepare(kits, schools, requests, s, WINDOW, kw.get("pinned", ()), ())
+    total = sum(planner._lp_bound(inst, rids, math.inf) for rids in planner._components(inst))
+    return total / planner.WEIGHT_SCALE
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), n_kits=st.integers(1, 5), n_requests=st.integers(1, 14))
+def test_the_relaxation_bounds_the_proven_optimum_and_every_plan(seed, n_kits, n_requests):
+    kits, schools, requests, s = random_instance(seed, n_kits, n_requests)
+    s = dataclasses.replace(s, time_limit_s=5)
+    bound = lp_bound(kits, schools, requests, s)
+    greedy, cp = both(kits, schools, requests, s)
+    # Proven optimal without any restriction: the relaxation may not be below the optimum.
+    if cp.status == "OPTIMAL":
+        assert bound >= cp.objective - 1e-9
+    assert bound >= greedy.objective - 1e-9
+    assert bound >= cp.objective - 1e-9
+    assert cp.bound <= bound + 1e-9  # the plan reports the better of its two bounds
+
+
+def test_the_relaxation_counts_time_slices_not_only_the_whole_term():
+    # One kit at the schools' depot, three requests that all want the same two weeks: only one
+    # fits. The kit's six-week term would hold all three (306). Each stay is 8 open days plus a
+    # handover day, starting at index 5, 6 or 7, so it lies at least 9 days inside the slice of
+    # indices 5..15 (11 days): 11/9 of a request at most, the heaviest first.
+    schools = [school(1)]
+    kits = [kit(1)]
+    requests = [request(i, 1, 8, earliest=day(7), latest_end=day(18), students=100 + i) for i in range(1, 4)]
+    assert lp_bound(kits, schools, requests, FAST) == pytest.approx(103 + 102 * 2 / 9, abs=0.002)
+    _, cp = both(kits, schools, requests)
+    # CP-SAT proves 103, the better of the two bounds.
+    assert cp.objective == cp.bound == 103
+    assert cp.gap == 0.0
+
+
+def test_large_components_are_searched_by_neighbourhoods_and_keep_every_rule(monkeypatch):
+    # As if every component were too big for one model: the neighbourhood search alone.
+    monkeypatch.setattr(planner, "MODEL_SIZE_PER_SECOND", 0)
+    for seed in range(3):
+        kits, schools, requests, s = random_instance(seed, 6, 40)
+        s = dataclasses.replace(s, time_limit_s=3)
+        greedy, cp = both(kits, schools, requests, s)
+        inst = planner._prepare(kits, schools, requests, s, WINDOW, (), ())
+        start = planner._build(
+            inst, planner._insertion(inst), solver="", status="", bound=None, gap=None, seconds=0
+        )
+        assert cp.objective >= max(greedy.objective, start.objective)
+        assert cp.status == "FEASIBLE"
+        assert cp.bound >= cp.objective
+        assert cp.gap is not None
+        assert 0 <= cp.gap < 1
+        assert cp.travel_bound_km is None
+        # Pins are kept through the neighbourhoods too.
+        pinned = list(greedy.placements[:2])
+        _, cp = both(kits, schools, requests, s, pinned=pinned)
+        kept = {(x.request_id, x.kit_id, x.start) for x in cp.placements}
+        assert {(x.request_id, x.kit_id, x.start) for x in pinned} <= kept
+
+
+def test_a_neighbourhood_search_finds_what_the_starting_plan_missed(monkeypatch):
+    # The known instance: greedy and the insertion heuristic both take the heavy request, the
+    # search must swap it for the two lighter ones that together weigh more.
+    monkeypatch.setattr(planner, "MODEL_SIZE_PER_SECOND", 0)
+    kits, schools, requests = known_instance()
+    _, cp = both(kits, schools, requests)
+    assert cp.objective == 120
+    assert cp.bound >= 120  # the relaxation's alone: CP-SAT never had the whole model
+    assert cp.gap == pytest.approx((cp.bound - 120) / cp.bound)
 
 
 # --- the checker catches what it must --------------------------------------------------------
