@@ -445,7 +445,9 @@ used AS (                     -- checked-in and completed bookings on the local 
     UNION ALL                 -- the later days of a booking that runs past midnight
     SELECT b.resource_id, d.day, tstzrange(b.start, b."end", '[)')
     FROM booking_booking b
-    JOIN days d ON d.day > (b.start AT TIME ZONE %(tz)s)::date AND (d.day AT TIME ZONE %(tz)s) < b."end"
+    -- d.day::timestamp: a bare date AT TIME ZONE is read as a timestamptz in the session's zone
+    JOIN days d ON d.day > (b.start AT TIME ZONE %(tz)s)::date
+               AND (d.day::timestamp AT TIME ZONE %(tz)s) < b."end"
     WHERE b.status IN ('checked_in', 'completed') AND b.start < %(w1)s AND b."end" > %(w0)s
       AND (b."end" - interval '1 microsecond') AT TIME ZONE %(tz)s >= (b.start AT TIME ZONE %(tz)s)::date + 1
 ),
