@@ -43,6 +43,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 MAX_WINDOW_DAYS = 366
@@ -789,7 +790,7 @@ def plan(
         else:
             # Too big to build and search in time as one model: neighbourhood by neighbourhood.
             rng = random.Random(settings.seed * 1_000_003 + min(rids))
-            found = _lns(cp_model, inst, rids, start, time.perf_counter() + budget, rng)
+            found = _lns(cp_model, inst, rids, start, time.perf_counter() + budget, rng, settings.workers)
             chosen += found
             best += sum(round(inst.weights[c.request_id] * WEIGHT_SCALE) for c, _ in found)
             optimal, travel_bound = False, None
@@ -1056,7 +1057,7 @@ def _hint_values(start, nodes, groups, arcs_by_group) -> dict[object, int]:
     return values
 
 
-def _lns(cp_model, inst: _Instance, rids: set[int], start, deadline: float, rng: random.Random):
+def _lns(cp_model, inst: _Instance, rids: set[int], start, deadline: float, rng: random.Random, workers: int):
     """Large neighbourhood search, for a component too big to solve as one model: from `start`,
     free a window of open days on a few kit segments (the stays inside it), add the requests
     left unserved that could go there, and let CP-SAT re-plan just that, with the stays kept
@@ -1065,7 +1066,9 @@ def _lns(cp_model, inst: _Instance, rids: set[int], start, deadline: float, rng:
     weight) and on kits it could use, so the search goes where students wait. A neighbourhood's
     model has every rule of the full one, so each kept step is a valid plan. Neighbourhoods are
     sized by `_model_size`, aiming at what CP-SAT proves in a fraction of `LNS_SOLVE_S`: larger
-    after a proof, smaller after a timeout."""
+    after a proof, smaller after a timeout. `workers` neighbourhoods at a time, on disjoint kits
+    and requests, each solved by one CP-SAT worker in a thread of its own (the solver releases
+    the GIL; small models gain more from a second neighbourhood than from a second worker)."""
     original = {(c.request_id, c.kit_id, c.segment): c for rid in rids for c in inst.candidates[rid]}
     on_segment: dict[tuple[int, int], list[_Candidate]] = {}
     for c in original.values():
@@ -1078,85 +1081,125 @@ def _lns(cp_model, inst: _Instance, rids: set[int], start, deadline: float, rng:
     served = {c.request_id for c, _ in start}
     order = sorted(rids)
     size_goal = LNS_SIZE
-    while time.perf_counter() < deadline - 0.1:
-        waiting = [rid for rid in order if rid not in served]
-        if waiting and rng.random() < 0.9:
-            anchor = rng.choices(waiting, weights=[inst.weights[rid] + 0.001 for rid in waiting])[0]
-        else:
-            anchor = rng.choice(order)  # also re-plans where all are served: fewer km
-        keys = sorted({(c.kit_id, c.segment) for c in inst.candidates[anchor]})
-        keys = rng.sample(keys, min(LNS_KITS, len(keys)))
-        lo = min(c.first for c in inst.candidates[anchor])
-        hi = max(c.last + c.days - 1 for c in inst.candidates[anchor])
-        length = max(LNS_WINDOW, max(c.days for c in inst.candidates[anchor]))
-        span = hi - lo + 1
-        a = rng.randint(lo, hi - length + 1) if span > length else lo - (length - span) // 2
-        b = a + length - 1
-
-        ends, hint, sub, kept = {}, [], {}, {}
-        for key in keys:
-            route = routes[key]
-            inside = [(s, c) for s, c in route if s >= a and s + c.days - 1 <= b]
-            if any(c.request_id in inst.pinned for _, c in inside):
-                continue
-            before = [(s, c) for s, c in route if s < a]
-            after = [(s, c) for s, c in route if s >= a and s + c.days - 1 > b]
-            depot = inst.kits[key[0]].depot_school_id
-            prev = before[-1] if before else None
-            nxt = after[0] if after else None
-            ends[key] = (prev[1].school_id if prev else depot, nxt[1].school_id if nxt else depot)
-            kept[key] = (before, after)
-            free = {c.request_id for _, c in inside}
-            for c in on_segment[key]:
-                if c.request_id in served and c.request_id not in free:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while time.perf_counter() < deadline - 0.1:
+            waiting = [rid for rid in order if rid not in served]
+            batch: list[_Hood] = []
+            kits_taken: set[int] = set()
+            requests_taken: set[int] = set()
+            for _ in range(3 * workers):  # a few draws to find `workers` disjoint ones
+                if len(batch) == workers:
+                    break
+                hood = _neighbourhood(
+                    inst, rng, order, waiting, routes, on_segment, served, size_goal, kits_taken
+                )
+                if hood is None or requests_taken & set(hood.sub):
                     continue
-                first, last = max(c.first, a), min(c.last, b - c.days + 1)
-                if prev:
-                    first = max(first, prev[0] + prev[1].days + inst.transit(prev[1].school_id, c.school_id))
-                if nxt:
-                    last = min(last, nxt[0] - inst.transit(c.school_id, nxt[1].school_id) - c.days)
-                if first <= last:
-                    sub.setdefault(c.request_id, []).append(replace(c, first=first, last=last))
-            for s, c in inside:
-                mine = [x for x in sub.get(c.request_id, []) if (x.kit_id, x.segment) == key]
-                if not mine or not mine[0].first <= s <= mine[0].last:
-                    break  # (not expected: the stays kept are valid)
-                hint.append((mine[0], s))
-            else:
+                batch.append(hood)
+                kits_taken |= {kit for kit, _ in hood.ends}
+                requests_taken |= set(hood.sub)
+            if not batch:
                 continue
-            ends = {}
-            break
-        if not ends:
-            continue
-        # Over the size aimed at: leave out the lightest of the waiting requests.
-        fixed = {c.request_id for c, _ in hint}
-        optional = sorted((rid for rid in sub if rid not in fixed), key=lambda rid: (-inst.weights[rid], rid))
-        while optional and _model_size(inst, sub, sub) > size_goal:
-            del sub[optional.pop()]
-        if not any(rid not in fixed for rid in sub) and waiting:
-            continue  # nothing to add here
-        old_weight = sum(round(inst.weights[rid] * WEIGHT_SCALE) for rid in fixed)
-        old_km = _routes_km(inst, ends, hint)
-        t0 = time.perf_counter()
-        budget = min(LNS_SOLVE_S, deadline - t0)
-        result = _solve_component(cp_model, inst, sub, hint, budget, ends)
-        if result is not None and result.optimal and time.perf_counter() - t0 < budget / 4:
-            size_goal = min(LNS_SIZE * 8, size_goal * 1.1)
-        elif result is None or not result.optimal:
-            size_goal = max(LNS_SIZE / 8, size_goal * 0.8)
-        if result is None or (result.best, -_routes_km(inst, ends, result.chosen)) <= (old_weight, -old_km):
-            continue
-        for rid in fixed:
-            served.discard(rid)
-        new: dict[tuple[int, int], list[tuple[int, _Candidate]]] = {}
-        for c, s in result.chosen:
-            new.setdefault((c.kit_id, c.segment), []).append(
-                (s, original[(c.request_id, c.kit_id, c.segment)])
-            )
-            served.add(c.request_id)
-        for key, (before, after) in kept.items():
-            routes[key] = before + sorted(new.get(key, []), key=lambda x: x[0]) + after
+            t0 = time.perf_counter()
+            budget = min(LNS_SOLVE_S, deadline - t0)
+            futures = [
+                pool.submit(_solve_component, cp_model, inst, h.sub, h.hint, budget, h.ends) for h in batch
+            ]
+            results = [f.result() for f in futures]
+            if all(r is not None and r.optimal for r in results) and time.perf_counter() - t0 < budget / 4:
+                size_goal = min(LNS_SIZE * 8, size_goal * 1.1)
+            elif not all(r is not None and r.optimal for r in results):
+                size_goal = max(LNS_SIZE / 8, size_goal * 0.8)
+            for hood, result in zip(batch, results, strict=True):
+                if result is None:
+                    continue
+                if (result.best, -_routes_km(inst, hood.ends, result.chosen)) <= (hood.weight, -hood.km):
+                    continue
+                served -= {c.request_id for c, _ in hood.hint}
+                new: dict[tuple[int, int], list[tuple[int, _Candidate]]] = {}
+                for c, s in result.chosen:
+                    new.setdefault((c.kit_id, c.segment), []).append(
+                        (s, original[(c.request_id, c.kit_id, c.segment)])
+                    )
+                    served.add(c.request_id)
+                for key, (before, after) in hood.kept.items():
+                    routes[key] = before + sorted(new.get(key, []), key=lambda x: x[0]) + after
     return [(c, s) for route in routes.values() for s, c in route]
+
+
+@dataclass(frozen=True)
+class _Hood:
+    """One neighbourhood: its requests' candidates (restricted to it), the current plan's stays
+    in it as a hint, per kit segment the route's fixed ends and the stays kept before and after,
+    and the current weight (x WEIGHT_SCALE) and km inside it."""
+
+    sub: dict[int, list[_Candidate]]
+    hint: list[tuple[_Candidate, int]]
+    ends: dict[tuple[int, int], tuple[int, int]]
+    kept: dict[tuple[int, int], tuple[list, list]]
+    weight: int
+    km: float
+
+
+def _neighbourhood(
+    inst: _Instance, rng, order, waiting, routes, on_segment, served, size_goal, kits_taken
+) -> _Hood | None:
+    """Draw one neighbourhood for `_lns` on kits not in `kits_taken`; None when it has nothing to
+    offer (or, not expected, a kept stay does not fit its own neighbourhood)."""
+    if waiting and rng.random() < 0.9:
+        anchor = rng.choices(waiting, weights=[inst.weights[rid] + 0.001 for rid in waiting])[0]
+    else:
+        anchor = rng.choice(order)  # also re-plans where all are served: fewer km
+    cands = inst.candidates[anchor]
+    keys = sorted({(c.kit_id, c.segment) for c in cands if c.kit_id not in kits_taken})
+    keys = rng.sample(keys, min(LNS_KITS, len(keys)))
+    lo = min(c.first for c in cands)
+    hi = max(c.last + c.days - 1 for c in cands)
+    length = max(LNS_WINDOW, max(c.days for c in cands))
+    span = hi - lo + 1
+    a = rng.randint(lo, hi - length + 1) if span > length else lo - (length - span) // 2
+    b = a + length - 1
+
+    ends, hint, sub, kept = {}, [], {}, {}
+    for key in keys:
+        route = routes[key]
+        inside = [(s, c) for s, c in route if s >= a and s + c.days - 1 <= b]
+        if any(c.request_id in inst.pinned for _, c in inside):
+            continue
+        before = [(s, c) for s, c in route if s < a]
+        after = [(s, c) for s, c in route if s >= a and s + c.days - 1 > b]
+        depot = inst.kits[key[0]].depot_school_id
+        prev = before[-1] if before else None
+        nxt = after[0] if after else None
+        ends[key] = (prev[1].school_id if prev else depot, nxt[1].school_id if nxt else depot)
+        kept[key] = (before, after)
+        free = {c.request_id for _, c in inside}
+        for c in on_segment[key]:
+            if c.request_id in served and c.request_id not in free:
+                continue
+            first, last = max(c.first, a), min(c.last, b - c.days + 1)
+            if prev:
+                first = max(first, prev[0] + prev[1].days + inst.transit(prev[1].school_id, c.school_id))
+            if nxt:
+                last = min(last, nxt[0] - inst.transit(c.school_id, nxt[1].school_id) - c.days)
+            if first <= last:
+                sub.setdefault(c.request_id, []).append(replace(c, first=first, last=last))
+        for s, c in inside:
+            mine = [x for x in sub.get(c.request_id, []) if (x.kit_id, x.segment) == key]
+            if not mine or not mine[0].first <= s <= mine[0].last:
+                return None
+            hint.append((mine[0], s))
+    if not ends:
+        return None
+    # Over the size aimed at: leave out the lightest of the waiting requests.
+    fixed = {c.request_id for c, _ in hint}
+    optional = sorted((rid for rid in sub if rid not in fixed), key=lambda rid: (-inst.weights[rid], rid))
+    while optional and _model_size(inst, sub, sub) > size_goal:
+        del sub[optional.pop()]
+    if waiting and all(rid in fixed for rid in sub):
+        return None  # nothing to add here
+    weight = sum(round(inst.weights[rid] * WEIGHT_SCALE) for rid in fixed)
+    return _Hood(sub, hint, ends, kept, weight, _routes_km(inst, ends, hint))
 
 
 def _routes_km(inst: _Instance, ends, chosen) -> float:
