@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .models import EquitySettings
     from .selectors import SearchQuery, SearchResult
 
-# Larger searches sort ~50,000 rows: above the default 4 MB that sort spills to disk. JIT off: the
+# Whole answers sort ~50,000 rows: above the default 4 MB that sort spills to disk. JIT off: the
 # planner's estimates for these CTEs can be far too high and compiling would cost more than running.
 SESSION = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
 SAVE = "SELECT current_setting('jit'), current_setting('work_mem')"
