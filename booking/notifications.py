@@ -233,7 +233,8 @@ def notify(
             )
         )
     if fresh:
-        # A new booking's events: nobody else can have recorded them, and the INSERT returns the ids.
+        # A new booking's events: nobody else can have recorded them (booking ids are never
+        # reused, and a retried attempt rolled its rows back), and the INSERT returns the ids.
         saved = Notification.objects.bulk_create(rows)
     else:
         if rows:
@@ -518,7 +519,8 @@ def notification_deliver(*, notification_id: int, now: dt.datetime | None = None
         with translation.override(n.language or DEFAULT_LANGUAGE):
             try:
                 ics = ics_for_booking(Booking(pk=n.booking_id), now=now)
-            except Booking.DoesNotExist:  # deleted since: the e-mail goes without it
+            except Exception:  # the e-mail matters more than its attachment: send it without
+                logger.warning("No .ics for notification %s", n.pk, exc_info=True)
                 ics = ""
     if ics:
         message.attach(f"edushare-booking-{n.booking_id or n.pk}.ics", ics, "text/calendar")

@@ -71,9 +71,13 @@ def with_retries(fn: Callable[[], T]) -> T:
 
     Concurrent inserts into an exclusion-constrained table can deadlock (~0.25-1 % on a hot
     resource, measured here); the exclusion violation itself is a lost race: 409 conflict. When
-    every attempt deadlocks, the answer is `busy` (503), not a false "taken".
+    every attempt deadlocks, the answer is `busy` (503), not a false "taken". Inside a caller's
+    transaction (a cancellation offering the freed slot to the waitlist, a series, a plan apply)
+    there is no retry: that transaction still holds the locks the deadlock was about, so trying
+    again could only deadlock again.
     """
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    attempts = 1 if connection.in_atomic_block else MAX_ATTEMPTS
+    for attempt in range(1, attempts + 1):
         try:
             return fn()
         except IntegrityError as exc:
@@ -83,7 +87,7 @@ def with_retries(fn: Callable[[], T]) -> T:
         except OperationalError as exc:
             state = _sqlstate(exc)
             locked = "database is locked" in str(exc)  # SQLite busy beyond its timeout
-            if (state in RETRYABLE or locked) and attempt < MAX_ATTEMPTS:
+            if (state in RETRYABLE or locked) and attempt < attempts:
                 time.sleep(0.005 * attempt)
                 continue
             if state in RETRYABLE or locked:
@@ -126,9 +130,13 @@ def resolve_periods(*, resource: Resource, date: dt.date, periods: str) -> TimeR
     return TimeRequest(start=start, end=end, periods=f"{first}-{last}" if first != last else str(first))
 
 
-def _qualifications_of(user: User) -> dict[str, dt.date | None]:
+def _qualifications_of(user: User, qualification_id: int | None) -> dict[str, dt.date | None]:
+    if qualification_id is None:
+        return {}
     return dict(
-        TeacherQualification.objects.filter(user=user).values_list("qualification__code", "expires_on")
+        TeacherQualification.objects.filter(user=user, qualification_id=qualification_id).values_list(
+            "qualification__code", "expires_on"
+        )
     )
 
 
@@ -171,8 +179,9 @@ def day_facts(actor: User, resource: Resource, day: dt.date) -> DayFacts:
         day=day,
         rule=day_rules_for(resource, day, day)[day],
         weekly=weekly,
-        # No query when the resource needs no qualification.
-        qualifications=_qualifications_of(actor) if resource.required_qualification_id else {},
+        # Only the required qualification matters (as the one-statement read returns it); no
+        # query when the resource needs none.
+        qualifications=_qualifications_of(actor, resource.required_qualification_id),
     )
 
 
@@ -393,9 +402,14 @@ def booking_create(
     (400), code='conflict' when the time is taken (409), code='forbidden' for the wrong role (403)."""
     now = now or timezone.now()
     _may_book(actor)
+    # A time without an offset is Harbin's wall clock (the API's rule), read once here.
+    if timezone.is_naive(start):
+        start = timezone.make_aware(start, local_tz())
+    if timezone.is_naive(end):
+        end = timezone.make_aware(end, local_tz())
     resource_pk = resource.pk
     postgres = connection.vendor == "postgresql"
-    day = start.astimezone(local_tz()).date() if timezone.is_aware(start) else None
+    day = start.astimezone(local_tz()).date()
 
     def attempt() -> Booking:
         with transaction.atomic():
@@ -404,7 +418,7 @@ def booking_create(
             # unlocked: two schools booking each other's rooms must not deadlock), so the rules below
             # see the resource as it is while the booking is written.
             facts, quota_override, languages = None, None, None
-            if postgres and day is not None:
+            if postgres:
                 read = _lock_and_read_postgres(actor, resource_pk, day)
                 locked, equity, facts, quota_override = (
                     read.resource,
@@ -456,18 +470,20 @@ def booking_create(
                         quota_hours=quota,
                     )
             block_start, block_end = rules.blocked_range(start, end, locked.transit_buffer_minutes)
-            if connection.vendor != "postgresql":
-                # SQLite: the IMMEDIATE transaction serialises writers, so this check cannot race.
-                # PostgreSQL: the exclusion constraint answers the same question on INSERT (23P01,
-                # turned into `conflict` by with_retries) without another round trip.
-                clash = Booking.objects.filter(
-                    resource_id=resource_pk,
-                    status__in=ACTIVE_STATUSES,
-                    block_start__lt=block_end,
-                    block_end__gt=block_start,
-                ).exists()
-                if clash:
-                    raise conflict_error()
+            # The committed bookings decide at once, without waiting. SQLite: the IMMEDIATE
+            # transaction serialises writers, so this cannot race. PostgreSQL: the exclusion
+            # constraint is the guard (23P01 -> `conflict`), but an INSERT that meets an overlapping
+            # booking whose cancellation is not yet committed waits for that transaction, and a
+            # cancellation offering the freed slot to the waitlist then waits for this resource
+            # row: a deadlock. The read sees the overlap as it is now and answers 409 instead.
+            clash = Booking.objects.filter(
+                resource_id=resource_pk,
+                status__in=ACTIVE_STATUSES,
+                block_start__lt=block_end,
+                block_end__gt=block_start,
+            ).exists()
+            if clash:
+                raise conflict_error()
             if placement:
                 status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse
             elif locked.requires_approval and is_external:
@@ -1160,7 +1176,9 @@ def waitlist_offer_freed(booking: Booking, *, now: dt.datetime) -> list[int]:
                 )
         except ValidationError as exc:
             code, _detail = _first_code(exc)
-            if code != "conflict":  # it can no longer be served (notice passed, quota, ...)
+            # Taken, or contention (busy): it may still be served. Otherwise it never can be
+            # (notice passed, quota, ...).
+            if code not in ("conflict", "busy"):
                 WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.EXPIRED)
             continue
         WaitlistEntry.objects.filter(pk=entry.pk).update(status=WaitlistEntry.Status.OFFERED, booking=held)

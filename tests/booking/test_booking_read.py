@@ -74,6 +74,11 @@ def test_one_statement_read_equals_the_orm_on_random_calendars():
         obtained_on=dt.date(2025, 1, 1),
         expires_on=dt.date(2026, 12, 20),
     )
+    first_aid = Qualification.objects.create(code="first_aid", name="急救")
+    for teacher in teachers[:2]:  # a qualification the resources do not ask for changes nothing
+        TeacherQualification.objects.create(
+            user=teacher, qualification=first_aid, obtained_on=dt.date(2025, 1, 1)
+        )
     NotificationPreference.objects.create(user=teachers[1], language="en")
     SchoolQuota.objects.create(school=schools[2], monthly_hours=7)
     base = dt.date(2026, 12, 1)
@@ -106,3 +111,22 @@ def test_one_statement_read_of_an_unknown_resource_raises_does_not_exist():
     teacher = UserFactory(role="teacher")
     with pytest.raises(Resource.DoesNotExist), transaction.atomic():
         _lock_and_read_postgres(teacher, 10**9, dt.date(2026, 12, 1))
+
+
+def test_without_a_policy_row_the_read_says_so_and_booking_creates_the_defaults():
+    from booking.services import booking_create
+    from tests.booking.conftest import local, next_workday
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement read is PostgreSQL's")
+    EquitySettings.objects.all().delete()
+    lab = ResourceFactory()
+    teacher = UserFactory(role="teacher", school=lab.school)
+    day = next_workday()
+    with transaction.atomic():
+        assert _lock_and_read_postgres(teacher, lab.pk, day).equity is None
+    booking = booking_create(
+        actor=teacher, resource=lab, start=local(day, 9), end=local(day, 10), class_size=5
+    )
+    assert booking.pk
+    assert EquitySettings.objects.filter(pk=1).exists()

@@ -160,3 +160,47 @@ def test_busy_is_a_503_with_retry_after():
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
     assert response.data["code"] == "busy"
+
+
+def test_an_uncommitted_cancellation_does_not_hold_up_an_overlapping_booking():
+    """Another transaction has cancelled the booking but not committed yet (a cancellation that is
+    offering the freed slot to the waitlist, waiting for the resource row). A new overlapping
+    booking must answer 409 from what is committed, at once: an INSERT that waited on the
+    exclusion constraint for that transaction would deadlock with it (the waitlist offer then
+    waits for this booking's resource lock)."""
+    import psycopg
+
+    lab = ResourceFactory()
+    owner = UserFactory(role="teacher", school=lab.school)
+    day = next_workday()
+    taken = services.booking_create(
+        actor=owner, resource=lab, start=local(day, 9), end=local(day, 10), class_size=5
+    )
+    other = UserFactory(role="teacher", school=SchoolFactory(district=lab.school.district))
+    params = connection.get_connection_params()
+    with psycopg.connect(
+        host=params.get("host"), port=params.get("port"), user=params.get("user"),
+        password=params.get("password"), dbname=params["dbname"],
+    ) as canceller:  # fmt: skip
+        canceller.execute("UPDATE booking_booking SET status = 'cancelled' WHERE id = %s", (taken.pk,))
+        results = []
+
+        def book():
+            try:
+                services.booking_create(
+                    actor=other, resource=lab, start=local(day, 9, 30), end=local(day, 10, 30), class_size=5
+                )
+                results.append("ok")
+            except ValidationError as exc:
+                results.append(exc.error_list[0].code)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=book)
+        thread.start()
+        thread.join(5)
+        answered_in_time = not thread.is_alive()
+        canceller.rollback()  # lets a waiting INSERT go on, so the thread ends either way
+        thread.join(30)
+    assert answered_in_time, "the booking waited for the other transaction"
+    assert results == ["conflict"]
