@@ -6,7 +6,7 @@ import math
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from booking.rotation import planner
@@ -159,6 +159,7 @@ def test_random_plans_keep_every_rule_and_cp_sat_is_never_behind_greedy(seed, n_
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), n_kits=st.integers(1, 6), n_requests=st.integers(2, 12))
+@example(seed=3997, n_kits=6, n_requests=7)  # OR-Tools' presolve failed on this hinted model
 def test_re_planning_keeps_pins_and_drops_on_random_instances(seed, n_kits, n_requests):
     kits, schools, requests, s = random_instance(seed, n_kits, n_requests)
     first = greedy_plan(kits, schools, requests, s, window=WINDOW)
