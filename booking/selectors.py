@@ -111,12 +111,14 @@ class Calendar:
         if not with_bookings:
             return
         w0, w1 = window
-        # Widen by a day: a kit's buffer reaches outside the window.
+        # A new booking's own buffer must clear existing blocks (see _free), so a kit's buffer (up
+        # to 14 days) reaches blocks that far outside the window: load those too.
+        reach = dt.timedelta(minutes=max((r.transit_buffer_minutes for r in resources), default=0))
         for rid, b0, b1 in Booking.objects.filter(
             id_in("resource_id", ids),
             status__in=ACTIVE_STATUSES,
-            block_start__lt=w1 + dt.timedelta(days=1),
-            block_end__gt=w0 - dt.timedelta(days=1),
+            block_start__lt=w1 + reach,
+            block_end__gt=w0 - reach,
         ).values_list("resource_id", "block_start", "block_end"):
             self.blocks[rid].append((b0, b1))
 
@@ -350,10 +352,7 @@ def availability_search_python(
     if not candidates:
         return []
     window = (local_midnight(query.date_from), local_midnight(query.date_to + dt.timedelta(days=1)))
-    # Calendar loads blocks within a day of the window; a kit's buffer can reach further (up to 14
-    # days), so widen what it loads by the longest buffer among the candidates.
-    reach = dt.timedelta(minutes=max(r.transit_buffer_minutes for r in candidates))
-    cal = Calendar(candidates, query.date_from, query.date_to, (window[0] - reach, window[1] + reach))
+    cal = Calendar(candidates, query.date_from, query.date_to, window)  # it reaches as far as buffers do
     periods_by_school: dict[int, dict[int, tuple[dt.time, dt.time]]] = defaultdict(dict)
     if query.periods:
         first, last = query.periods

@@ -262,3 +262,37 @@ def test_periodic_tasks_are_scheduled_and_run(settings, county_teacher, lab, day
     assert tasks.bookings_expire_pending_task.delay().get() == 0
     assert tasks.bookings_mark_no_show_task.delay().get() == 0  # it has not started yet
     assert tasks.bookings_complete_task.delay().get() == 0
+
+
+def test_a_kits_long_buffer_keeps_far_away_bookings_in_its_free_intervals():
+    """A kit with a 3-day transit buffer: a stay whose blocked range ends two days before the asked
+    day leaves that day unbookable (a new booking's buffer would reach back into it), so the
+    one-resource availability must not offer it, and booking it must agree."""
+    from django.utils import timezone
+
+    from booking.selectors import free_slots_for
+
+    kit = KitFactory(transit_buffer_minutes=3 * 24 * 60, max_advance_days=60, min_notice_hours=0)
+    teacher = UserFactory(role="teacher", school=kit.school)
+    day = next_workday(min_days=14)
+    earlier = local(day - dt.timedelta(days=8), 9)
+    # The earlier stay, written as the engine would (its block widened by the buffer).
+    Booking.objects.create(
+        resource=kit, school=kit.school, booked_by=teacher, start=earlier, end=earlier + dt.timedelta(days=3),
+        block_start=earlier - dt.timedelta(days=3), block_end=earlier + dt.timedelta(days=6),  # two days before `day`
+        class_size=5, status="approved", check_in_code="K1",
+    )  # fmt: skip
+    free = free_slots_for(
+        user=teacher, resource=kit, start=local(day, 8), end=local(day, 17), now=timezone.now()
+    )
+    assert free == []
+    with pytest.raises(ValidationError) as err:
+        book(teacher, kit, local(day, 9), local(day, 11))
+    assert codes(err) == ["conflict"]
+    # A week later the buffer no longer reaches: the day is free again.
+    later = day + dt.timedelta(days=7)
+    while local(later, 8).weekday() > 4:
+        later += dt.timedelta(days=1)
+    assert free_slots_for(
+        user=teacher, resource=kit, start=local(later, 8), end=local(later, 17), now=timezone.now()
+    )
