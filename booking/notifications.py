@@ -378,6 +378,8 @@ def _alternative(item: Any) -> dict[str, Any]:
     travel = get("travel_minutes", None)
     if isinstance(resource, Resource):
         name, school = resource.name, resource.school.name
+    elif hasattr(resource, "school_name"):  # the city search's lightweight candidate
+        name, school = resource.name, resource.school_name
     else:
         name, school = str(resource), str(get("school", ""))
     return {"resource": name, "school": school, "when": format_when(start, end), "travel_minutes": travel}

@@ -281,6 +281,7 @@ def test_a_closed_resource_offers_the_nearest_free_alternatives(
         [n] = notifications.notify_resource_closed(lab, [booking], reason="漏水维修")
     assert n.kind == "resource_closed"
     assert other.name in n.body
+    assert f"{other.name}, {urban_school.name}," in n.body  # with its school
     assert "音乐教室" not in n.body
     assert "漏水维修" in n.body
     # The caller may supply its own alternatives; the same event is not told twice.
