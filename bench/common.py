@@ -205,9 +205,13 @@ def git_state() -> dict:
     measured = [
         "booking/services.py",
         "booking/selectors.py",
+        "booking/search_sql.py",
+        "booking/metrics.py",
         "booking/notifications.py",
         "booking/feeds.py",
         "booking/api/views.py",
+        "booking/api/serializers.py",
+        "config/authentication.py",
     ]
     digests = {
         f: hashlib.sha256((ROOT / f).read_bytes()).hexdigest()[:12] for f in measured if (ROOT / f).exists()
