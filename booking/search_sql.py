@@ -43,6 +43,9 @@ TRAVEL = """ceil((2 * 6371.0)::float8 * asin(sqrt(
           * power(sin(radians(s.longitude::float8 - %(lon)s::float8) / 2), 2)))
         * %(road_factor)s::float8 / %(speed)s::float8 * 60)::int"""
 
+# A page number above this gets no hint (no search has that many pages of 1 row).
+MAX_HINTED_PAGE = 10**9
+
 CANDIDATES = """
 cand AS MATERIALIZED (
     -- [lo, hi): the window clipped to the notice and the horizon; empty leaves the resource out
@@ -53,7 +56,8 @@ cand AS MATERIALIZED (
            least(%(w1)s::timestamptz, %(now)s::timestamptz + interval '24 hours' * CASE
                WHEN r.school_id = %(school)s THEN r.max_advance_days
                WHEN %(is_county)s
-                   THEN greatest(r.max_advance_days, coalesce(r.county_advance_days, %(county_days)s))
+                   THEN greatest(r.max_advance_days,
+                                 coalesce(nullif(r.county_advance_days, 0), %(county_days)s))
                ELSE least(r.max_advance_days, %(urban_days)s) END) AS hi,
            {travel} AS travel,
            {need} AS need
@@ -334,13 +338,15 @@ class SearchResults(Sequence):
     def expect_page(self, size: int | None, number) -> None:
         if not size:
             return
+        if number == "last":
+            self._expect = (None, size)
+            return
         try:
             page = int(number)
         except (TypeError, ValueError):
-            page = -1 if number == "last" else 0
-        if page == -1:
-            self._expect = (None, size)
-        elif page >= 1:
+            return  # the paginator answers 404
+        # Beyond any real answer (and beyond bigint for the OFFSET): no hint, the paginator's 404.
+        if 1 <= page <= MAX_HINTED_PAGE:
             self._expect = ((page - 1) * size, size)
 
     def _fetch(self, offset: int | None, limit: int | None) -> None:
@@ -410,6 +416,16 @@ class SearchResults(Sequence):
         if self._all is None:
             self._fetch(0, None)
         return iter(self._all)
+
+    # Sequence's own versions would run one statement per item.
+    def __reversed__(self) -> Iterator[SearchResult]:
+        return reversed(list(self))
+
+    def __contains__(self, value) -> bool:
+        return value in list(self)
+
+    def index(self, value, start: int = 0, stop: int | None = None) -> int:
+        return list(self).index(value, start, len(self) if stop is None else stop)
 
     def __bool__(self) -> bool:
         return self.count() > 0

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from rest_framework.request import Request
+
+# Query dates outside these years answer 400: nothing is booked or measured there, and day-by-day
+# code would otherwise walk (or overflow at) year 9999.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def check_date_range(day: dt.date, field: str) -> dt.date:
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    _("Give a date between %(first)s and %(last)s.")
+                    % {"first": f"{MIN_YEAR}-01-01", "last": f"{MAX_YEAR}-12-31"},
+                    code="out_of_range",
+                )
+            }
+        )
+    return day
 
 
 def object_or_404(queryset, **lookup):

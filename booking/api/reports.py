@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from booking import metrics, reports
 from booking.models import MonthlyReport
-from config.api import object_or_404, paginate
+from config.api import check_date_range, object_or_404, paginate
 from equipment.models import Resource
 
 from .serializers import (
@@ -46,11 +46,12 @@ def _date(value, field):
     try:
         if not value or len(value) != 10:
             raise ValueError
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationError(
             {field: ValidationError(_("Enter a date as YYYY-MM-DD."), code="invalid")}
         ) from None
+    return check_date_range(day, field)
 
 
 def _id(value, field):

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from booking import selectors, services
 from booking.idempotency import idempotent
 from booking.models import Booking, Closure
-from config.api import object_or_404, paginate
+from config.api import check_date_range, object_or_404, paginate
 from equipment.selectors import resource_list_for
 from schools.models import School
 from schools.rules import parse_periods
@@ -193,11 +193,12 @@ def _parse_date(value, field):
     try:
         if len(value) != 10:
             raise ValueError
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationError(
             {field: ValidationError(_("Enter a date as YYYY-MM-DD."), code="invalid")}
         ) from None
+    return check_date_range(day, field)
 
 
 def _parse_int(value, field, lo, hi):
@@ -250,6 +251,9 @@ class AvailabilitySearchApi(generics.GenericAPIView):
 
     permission_classes = [IsBookingUser]
     serializer_class = SearchResultSerializer
+    # Every page of a broad search computes the whole answer (the exact count needs it): per user.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "search"
 
     def get_queryset(self):  # results are computed, not a queryset; this is for the schema
         from equipment.models import Resource
@@ -280,7 +284,7 @@ class AvailabilitySearchApi(generics.GenericAPIView):
             raise ValidationError(
                 {"date_to": ValidationError(_("date_to is before date_from."), code="invalid_range")}
             )
-        if (date_to - date_from).days > 31:
+        if (date_to - date_from).days >= 31:  # both days included: at most 31 days
             raise ValidationError(
                 {"date_to": ValidationError(_("Search at most 31 days at a time."), code="window_too_long")}
             )

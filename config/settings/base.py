@@ -202,6 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "booking_write": env.str("THROTTLE_BOOKING_WRITES", default="60/min"),
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
+        "search": env.str("THROTTLE_SEARCH", default="120/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # `?format=` belongs to the report downloads (csv/xlsx/pdf), not to DRF's renderer choice.

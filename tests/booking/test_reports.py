@@ -210,3 +210,15 @@ def test_downloads_in_three_formats(october, centre_admin, django_capture_on_com
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
     assert client.get(f"/api/v1/reports/{report_id}/download/").status_code == 400
+
+
+def test_metrics_dates_outside_the_supported_years_are_400(centre_admin):
+    client = client_for(centre_admin)
+    for first, last in (
+        ("9999-12-31", "9999-12-31"),
+        ("1900-01-01", "1900-01-31"),
+        ("2026-10-01", "9999-12-31"),
+    ):
+        r = client.get(f"/api/v1/metrics/utilisation/?date_from={first}&date_to={last}")
+        assert r.status_code == 400, r.content
+        assert r.json()["date_from" if first != "2026-10-01" else "date_to"]

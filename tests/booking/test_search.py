@@ -434,3 +434,38 @@ def test_own_private_resource_found_by_its_school_only(county_teacher, urban_tea
     OpeningHours.objects.filter(resource=private).delete()
     assert list(availability_search(user=county_teacher, query=query, now=NOW)) == []
     assert Resource.objects.filter(pk=private.pk).exists()
+
+
+def test_edge_inputs_of_the_search_api_answer_4xx(county_teacher):
+    """Far-future dates, a 32-day window, pages beyond bigint, negative pages: 400 or 404, never 500."""
+    client = client_for(county_teacher)
+    base = {"date_from": "2026-12-07", "date_to": "2026-12-08", "duration": 45}
+
+    def get(**kw):
+        return client.get("/api/v1/availability/", {**base, **kw})
+
+    for far in ("9999-12-31", "1900-01-01"):
+        r = get(date_from=far, date_to=far)
+        assert r.status_code == 400, r.content
+        assert "date_from" in r.json()
+    assert get(date_from="2027-01-01", date_to="2027-02-01").status_code == 400  # 32 days
+    assert get(date_from="2027-01-01", date_to="2027-01-31").status_code == 200  # 31 days
+    for page in (str(10**17), "9223372036854775808", "-1", "0", "abc"):
+        assert get(page=page, page_size=200).status_code == 404, page
+
+
+def test_the_search_is_throttled_per_user(county_teacher):
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    cache.clear()
+    rates = ScopedRateThrottle.THROTTLE_RATES
+    ScopedRateThrottle.THROTTLE_RATES = {**rates, "search": "2/min"}
+    try:
+        client = client_for(county_teacher)
+        query = {"date_from": "2026-12-07", "date_to": "2026-12-08", "duration": 45}
+        codes = [client.get("/api/v1/availability/", query).status_code for _ in range(3)]
+    finally:
+        ScopedRateThrottle.THROTTLE_RATES = rates
+        cache.clear()
+    assert codes == [200, 200, 429]
