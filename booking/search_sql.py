@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from . import rules
@@ -28,9 +29,17 @@ if TYPE_CHECKING:
 
 # Whole answers sort ~50,000 rows: above the default 4 MB that sort spills to disk. JIT off: the
 # planner's estimates for these CTEs can be far too high and compiling would cost more than running.
-SESSION = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
-SAVE = "SELECT current_setting('jit'), current_setting('work_mem')"
-RESTORE = "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)"
+# A statement timeout (settings.SEARCH_STATEMENT_TIMEOUT_MS): one search must not hold a core for
+# long whatever is asked; the answer is then 503 busy (config.exceptions).
+SESSION = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true), "
+    "set_config('statement_timeout', %s, true)"
+)
+SAVE = "SELECT current_setting('jit'), current_setting('work_mem'), current_setting('statement_timeout')"
+RESTORE = (
+    "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true), "
+    "set_config('statement_timeout', %s, true)"
+)
 
 # Rows fetched with the count when nobody said which page comes next: the largest page size.
 PREFETCH = 200
@@ -358,7 +367,7 @@ class SearchResults(Sequence):
             if outer:
                 cursor.execute(SAVE)
                 saved = cursor.fetchone()
-            cursor.execute(SESSION)
+            cursor.execute(SESSION, [str(int(settings.SEARCH_STATEMENT_TIMEOUT_MS))])
             cursor.execute(self.sql + PAGE, params)
             rows = cursor.fetchall()
             if outer:  # SET LOCAL outlives a savepoint: give the caller's transaction its settings back

@@ -7,7 +7,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -34,6 +34,11 @@ FORBIDDEN_CODES = frozenset({"forbidden"})
 # retry: nothing was decided about the request, so it may simply be sent again (503 + Retry-After).
 BUSY_CODES = frozenset({"busy"})
 BUSY_RETRY_AFTER_SECONDS = 1
+QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout reached
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
 
 
 def _status_for(codes: set[str]) -> int:
@@ -79,6 +84,15 @@ def api_exception_handler(exc, context):
         body, status_code = validation_error_body(exc)
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)} if status_code == 503 else None
         return Response(body, status=status_code, headers=headers)
+    if isinstance(exc, OperationalError) and _sqlstate(exc) == QUERY_CANCELED:
+        # A statement that ran past its statement_timeout (the city search sets one): nothing was
+        # changed, and the same request may succeed when the database is less busy.
+        logger.warning("Statement timeout mapped to 503: %s", exc)
+        return Response(
+            {"detail": _("The booking system is busy; please try again in a moment."), "code": "busy"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, IntegrityError):
         # The database constraint is the last guard behind the services' own checks.
         logger.info("Integrity error mapped to 409: %s", exc)

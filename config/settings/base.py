@@ -246,3 +246,6 @@ LOGGING = {
 # --- EduShare domain settings ---------------------------------------------------------------
 # Password printed by seed_demo for every demo account (documented in README).
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="edushare-demo-2026")
+
+# The city search's one statement may run this long on PostgreSQL before it is cancelled (503 busy).
+SEARCH_STATEMENT_TIMEOUT_MS = env.int("SEARCH_STATEMENT_TIMEOUT_MS", default=20_000)

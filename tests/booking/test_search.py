@@ -469,3 +469,30 @@ def test_the_search_is_throttled_per_user(county_teacher):
         ScopedRateThrottle.THROTTLE_RATES = rates
         cache.clear()
     assert codes == [200, 200, 429]
+
+
+def test_a_search_past_its_statement_timeout_is_503_busy(county_teacher, settings):
+    """The search's statement runs under a timeout on PostgreSQL; running past it is a 503 that
+    may be retried, not a 500."""
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+    for _ in range(60):
+        ResourceFactory(shared=True, max_advance_days=60)
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 1
+    client = client_for(county_teacher)
+    day = timezone.localdate() + dt.timedelta(days=3)
+    r = client.get(
+        "/api/v1/availability/",
+        {"date_from": day.isoformat(), "date_to": (day + dt.timedelta(days=20)).isoformat(), "duration": 45},
+    )
+    assert r.status_code == 503, r.content
+    assert r.json()["code"] == "busy"
+    assert r["Retry-After"] == "1"
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 20_000
+    assert (
+        client.get(
+            "/api/v1/availability/",
+            {"date_from": day.isoformat(), "date_to": day.isoformat(), "duration": 45},
+        ).status_code
+        == 200
+    )
