@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import DurationField, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,7 +157,9 @@ def external_minutes_in_month(school_id: int, when: dt.datetime, *, exclude_pk: 
     )
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
-    return int(sum((e - s).total_seconds() for s, e in qs.values_list("start", "end")) // 60)
+    # Summed by the database: one row back, however many bookings the school has this month.
+    total = qs.aggregate(total=Sum(F("end") - F("start"), output_field=DurationField()))["total"]
+    return int(total.total_seconds() // 60) if total else 0
 
 
 @dataclass(frozen=True)

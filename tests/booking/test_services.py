@@ -296,3 +296,35 @@ def test_a_kits_long_buffer_keeps_far_away_bookings_in_its_free_intervals():
     assert free_slots_for(
         user=teacher, resource=kit, start=local(later, 8), end=local(later, 17), now=timezone.now()
     )
+
+
+def test_external_minutes_in_month_sums_the_holding_and_used_bookings_of_the_local_month():
+    """Summed in the database; the statuses that hold or used the time count, others do not, and
+    the month is Harbin's (a booking at 23:30 local on the last day belongs to that month)."""
+    lab = ResourceFactory()
+    teacher = UserFactory(role="teacher")
+    school = teacher.school
+
+    def row(start, minutes, status, external=True, seconds=0):
+        end = start + dt.timedelta(minutes=minutes, seconds=seconds)
+        return Booking.objects.create(
+            resource=lab, school=school, booked_by=teacher, start=start, end=end, block_start=start,
+            block_end=end, class_size=5, status=status, is_external=external, check_in_code="Q",
+        )  # fmt: skip
+
+    nov = dt.datetime(2026, 11, 2, 9, tzinfo=SH)
+    row(nov, 45, "approved", seconds=30)
+    row(nov + dt.timedelta(days=1), 90, "completed", seconds=40)
+    row(nov + dt.timedelta(days=2), 60, "pending")
+    row(nov + dt.timedelta(days=3), 60, "checked_in")
+    row(nov + dt.timedelta(days=4), 600, "cancelled")
+    row(nov + dt.timedelta(days=5), 600, "no_show")
+    row(nov + dt.timedelta(days=6), 600, "approved", external=False)
+    row(dt.datetime(2026, 11, 30, 23, 30, tzinfo=SH), 20, "approved")  # 15:30 UTC: still November here
+    row(dt.datetime(2026, 12, 1, 0, 10, tzinfo=SH), 600, "approved")  # 30 November in UTC: December here
+    excluded = row(nov + dt.timedelta(days=8), 30, "approved")
+    when = dt.datetime(2026, 11, 15, 12, tzinfo=SH)
+    # 45.5 + 90 + 60 + 60 + 20 + 30 minutes and 70 seconds: whole minutes of the total
+    assert services.external_minutes_in_month(school.pk, when) == 306
+    assert services.external_minutes_in_month(school.pk, when, exclude_pk=excluded.pk) == 276
+    assert services.external_minutes_in_month(school.pk, dt.datetime(2026, 10, 15, tzinfo=SH)) == 0
