@@ -116,25 +116,11 @@ BOOKING_COLUMNS = (
 
 def generate_bookings(first: dt.date, days: int, seed: int) -> tuple[list[tuple], str]:
     from booking.calendar import local_tz
-    from equipment.models import OpeningHours, Resource
-    from schools.models import User
 
     tz = local_tz()
     rng = random.Random(f"bench-availability:{seed}:{first}")
     marker = f"bench-availability seed={seed} first={first}"
-    resources = list(
-        Resource.objects.filter(school__code__startswith=CITY).order_by("pk").values_list("pk", "school_id")
-    )
-    hours: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = defaultdict(lambda: defaultdict(list))
-    for rid, weekday, start, end in OpeningHours.objects.filter(
-        resource__school__code__startswith=CITY
-    ).values_list("resource_id", "weekday", "start", "end"):
-        hours[rid][weekday].append((start, end))
-    teachers = dict(
-        User.objects.filter(school__code__startswith=CITY, username__endswith="-t1").values_list(
-            "school_id", "pk"
-        )
-    )
+    resources, hours, teachers = common.city_inventory(CITY)
     school_ids = sorted(teachers)
     dates = [first + dt.timedelta(days=i) for i in range(days)]
     weeks: dict[tuple[int, int], list[dt.date]] = defaultdict(list)

@@ -480,6 +480,30 @@ def working_days(count: int) -> list[dt.date]:
     return [d for d, i in sorted(info.items()) if i.kind == WORKDAY][:count]
 
 
+def city_inventory(prefix: str = "CITY-") -> tuple[list, dict, dict]:
+    """The synthetic city as the data set-ups need it: (resource id, school id) pairs by id, each
+    resource's weekly opening ranges, and each school's first teacher (`<code>-t1`)."""
+    from collections import defaultdict
+
+    from equipment.models import OpeningHours, Resource
+    from schools.models import User
+
+    resources = list(
+        Resource.objects.filter(school__code__startswith=prefix).order_by("pk").values_list("pk", "school_id")
+    )
+    hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for rid, weekday, start, end in OpeningHours.objects.filter(
+        resource__school__code__startswith=prefix
+    ).values_list("resource_id", "weekday", "start", "end"):
+        hours[rid][weekday].append((start, end))
+    teachers = dict(
+        User.objects.filter(school__code__startswith=prefix, username__endswith="-t1").values_list(
+            "school_id", "pk"
+        )
+    )
+    return resources, hours, teachers
+
+
 def booking_requests(resource_ids: Sequence[int], *, n: int, days: int, seed: int) -> list[tuple]:
     """n random 45-minute requests (resource id, start, end) on a 15-minute grid inside opening
     hours, over the next `days` working days."""

@@ -127,27 +127,14 @@ def generate_bookings(seed: int) -> list[tuple]:
     from booking.calendar import local_tz
     from booking.holidays import days_info
     from booking.models import EquitySettings
-    from equipment.models import OpeningHours, Resource
-    from schools.models import School, User
+    from schools.models import School
 
     tz = local_tz()
     rng = random.Random(f"bench-monthly-report:{seed}:{FIRST}")
     marker = marker_for(seed)
     equity = EquitySettings.current()
     info = days_info(FIRST, LAST)
-    resources = list(
-        Resource.objects.filter(school__code__startswith=CITY).order_by("pk").values_list("pk", "school_id")
-    )
-    hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    for rid, weekday, start, end in OpeningHours.objects.filter(
-        resource__school__code__startswith=CITY
-    ).values_list("resource_id", "weekday", "start", "end"):
-        hours[rid][weekday].append((start, end))
-    teachers = dict(
-        User.objects.filter(school__code__startswith=CITY, username__endswith="-t1").values_list(
-            "school_id", "pk"
-        )
-    )
+    resources, hours, teachers = common.city_inventory(CITY)
     kind_of = dict(
         School.objects.filter(code__startswith=CITY).values_list("pk", "district__kind").order_by("pk")
     )

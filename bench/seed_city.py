@@ -18,30 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE = os.environ.get("BENCH_DATABASE", "edushare_bench")
+sys.path.insert(0, str(ROOT))
 
-
-def ensure_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-        version = conn.execute("SHOW server_version").fetchone()[0]
-    return version
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from bench.common import cpu_model, database_url, ensure_database  # noqa: E402
 
 
 def manage(*args: str, env: dict[str, str]) -> float:
@@ -58,7 +38,7 @@ def main() -> None:
     options = parser.parse_args()
 
     pg_version = ensure_database()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
+    url = database_url()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
     manage("migrate", "-v0", env=env)
 
@@ -74,7 +54,6 @@ def main() -> None:
         print(f"run {run + 1} ({label}): {seconds:.1f} s wall, including Django start-up")
 
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

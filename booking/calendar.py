@@ -15,7 +15,7 @@ from equipment.models import Resource
 
 from .holidays import days_info
 from .models import Closure
-from .rules import DayRule
+from .rules import DayRule, hours_weekday_for
 
 
 @cache
@@ -67,3 +67,22 @@ def day_rules_for(resource: Resource, start: dt.date, end: dt.date) -> dict[dt.d
         d = info[day]
         out[day] = DayRule(kind=d.kind, name=d.name, closures=reasons)
     return out
+
+
+def open_days(first: dt.date, last: dt.date, equity) -> tuple[list[dt.date], list[int]]:
+    """The dates of [first, last] that may open at all (statutory holidays closed, 调休 days as the
+    centre's `equity` settings say), and the weekday whose hours each one uses: for the SQL of the
+    city search and of the usage metrics, decided by the same rule as the Python paths."""
+    info = days_info(first, last)
+    days, weekdays = [], []
+    for day in dates(first, last):
+        weekday = hours_weekday_for(
+            day,
+            DayRule(kind=info[day].kind, name=info[day].name),
+            adjusted_mode=equity.adjusted_day_mode,
+            adjusted_weekday=equity.adjusted_day_weekday,
+        )
+        if weekday is not None:
+            days.append(day)
+            weekdays.append(weekday)
+    return days, weekdays

@@ -27,9 +27,7 @@ from django.utils import timezone
 from config.db import id_in
 from equipment.models import MaintenanceTicket, Resource
 
-from . import rules
-from .calendar import dates, local_midnight, local_tz
-from .holidays import days_info
+from .calendar import dates, local_midnight, local_tz, open_days
 from .models import Booking, BookingEvent, DailyUsage, EquitySettings, UsageDay, WaitlistEntry
 from .selectors import Calendar, subtract
 
@@ -300,28 +298,6 @@ LEFT JOIN starts s ON s.id = p.id
 SQL_CHUNK = 20_000  # resources per statement: the city in one
 
 
-def _open_weekdays(date_from: dt.date, date_to: dt.date, equity: EquitySettings) -> tuple[list, list]:
-    """The days of the window a resource may open at all, and the weekday whose hours each uses:
-    asked of the app's own rule (rules.opening_ranges_for) with weekday numbers standing in for
-    the hours, so statutory holidays and 调休 days are decided in one place."""
-    info = days_info(date_from, date_to)
-    probe = {w: [w] for w in range(7)}
-    open_days, weekdays = [], []
-    for day in dates(date_from, date_to):
-        d = info[day]
-        got = rules.opening_ranges_for(
-            day,
-            rules.DayRule(kind=d.kind, name=d.name),
-            probe,  # type: ignore[arg-type]
-            adjusted_mode=equity.adjusted_day_mode,
-            adjusted_weekday=equity.adjusted_day_weekday,
-        )
-        if got:
-            open_days.append(day)
-            weekdays.append(got[0])
-    return open_days, weekdays
-
-
 def _tallies_sql(
     resources: Sequence[_Res],
     date_from: dt.date,
@@ -333,11 +309,11 @@ def _tallies_sql(
     """Rows (id, [day,] available, booked, used, external, county, shown, no_shows) from SQL, for
     the resources and days with anything to count (the rest are zero)."""
     equity = equity or EquitySettings.current()
-    open_days, weekdays = _open_weekdays(date_from, date_to, equity)
+    open_dates, weekdays = open_days(date_from, date_to, equity)
     params = {
         "first": date_from,
         "last": date_to,
-        "open_days": open_days,
+        "open_days": open_dates,
         "open_weekdays": weekdays,
         "tz": str(local_tz()),
         "w0": local_midnight(date_from),

@@ -177,11 +177,19 @@ def opening_ranges_for(
 ) -> list[tuple[dt.time, dt.time]]:
     """The opening ranges of one date after the calendar: none on a statutory holiday; a
     调休 working weekend day opens like `adjusted_weekday` (or not at all, as the centre sets)."""
+    weekday = hours_weekday_for(day, rule, adjusted_mode=adjusted_mode, adjusted_weekday=adjusted_weekday)
+    return [] if weekday is None else list(weekly.get(weekday, ()))
+
+
+def hours_weekday_for(
+    day: dt.date, rule: DayRule, *, adjusted_mode: str, adjusted_weekday: int
+) -> int | None:
+    """Whose weekly opening hours a date uses (Monday = 0), or None when it is closed."""
     if rule.kind == "holiday" or rule.closures:
-        return []
+        return None
     if rule.kind == "adjusted_workday":
-        return list(weekly.get(adjusted_weekday, ())) if adjusted_mode == "open" else []
-    return list(weekly.get(day.weekday(), ()))
+        return adjusted_weekday if adjusted_mode == "open" else None
+    return day.weekday()
 
 
 def check_calendar(rule: DayRule, day: dt.date, *, adjusted_mode: str) -> None:

@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import connection, transaction
 
-from . import rules
-from .calendar import dates, local_midnight, local_tz
-from .holidays import days_info
+from .calendar import dates, local_midnight, local_tz, open_days
 from .models import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
@@ -199,28 +197,6 @@ def bounding_box(
     return lat_min, lat_max, lon - dlon, lon + dlon
 
 
-def _weekday_rules(first: dt.date, last: dt.date, equity: EquitySettings) -> tuple[list, list]:
-    """Open dates and whose weekly hours each one uses, from the same rule the Python path applies
-    (statutory holidays closed, adjusted working days open like `adjusted_day_weekday` or not)."""
-    info = days_info(first, last)
-    # One distinct marker range per weekday: which marker comes back says which weekday's hours apply.
-    marker = {w: [(dt.time(w), dt.time(w, 1))] for w in range(7)}
-    days, weekdays = [], []
-    for day in dates(first, last):
-        rule = rules.DayRule(kind=info[day].kind, name=info[day].name)
-        ranges = rules.opening_ranges_for(
-            day,
-            rule,
-            marker,
-            adjusted_mode=equity.adjusted_day_mode,
-            adjusted_weekday=equity.adjusted_day_weekday,
-        )
-        if ranges:
-            days.append(day)
-            weekdays.append(ranges[0][0].hour)
-    return days, weekdays
-
-
 SHUT = """AND NOT EXISTS (
             SELECT 1 FROM unnest(%({kind})s::bigint[], %({kind}_day)s::date[]) AS x (id, day)
             WHERE x.id = c.{column} AND x.day = d.day)"""
@@ -259,7 +235,7 @@ def search_sql(
 ) -> tuple[str, dict]:
     """The statement's CTEs ending in `res (id, start, "end", travel)` and its parameters."""
     school = user.school
-    days, weekdays = _weekday_rules(query.date_from, query.date_to, equity)
+    days, weekdays = open_days(query.date_from, query.date_to, equity)
     days, weekdays, closed, shut = _closures(query.date_from, query.date_to, days, weekdays)
     params: dict = {
         "now": now,

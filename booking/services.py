@@ -23,6 +23,8 @@ from django.db.models import DurationField, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.db import sqlstate
+from config.exceptions import busy_error
 from equipment.models import Resource
 from schools.models import ClassPeriod, School, TeacherQualification, User
 from schools.rules import parse_periods
@@ -52,18 +54,8 @@ RETRYABLE = {"40P01", "40001"}
 EXCLUSION_VIOLATION = "23P01"
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    cause = exc.__cause__
-    return getattr(cause, "sqlstate", None) or getattr(getattr(cause, "diag", None), "sqlstate", None)
-
-
 def conflict_error() -> ValidationError:
     return ValidationError(_("That time is already taken for this resource."), code="conflict")
-
-
-def busy_error() -> ValidationError:
-    # Not "taken": contention outlasted the retries and nothing was decided (503, try again).
-    return ValidationError(_("The booking system is busy; please try again in a moment."), code="busy")
 
 
 def with_retries(fn: Callable[[], T]) -> T:
@@ -81,11 +73,11 @@ def with_retries(fn: Callable[[], T]) -> T:
         try:
             return fn()
         except IntegrityError as exc:
-            if _sqlstate(exc) == EXCLUSION_VIOLATION:
+            if sqlstate(exc) == EXCLUSION_VIOLATION:
                 raise conflict_error() from None
             raise
         except OperationalError as exc:
-            state = _sqlstate(exc)
+            state = sqlstate(exc)
             locked = "database is locked" in str(exc)  # SQLite busy beyond its timeout
             if (state in RETRYABLE or locked) and attempt < attempts:
                 time.sleep(0.005 * attempt)
@@ -419,30 +411,20 @@ def booking_create(
             # FOR NO KEY UPDATE OF the resource row only (the joined school and qualification stay
             # unlocked: two schools booking each other's rooms must not deadlock), so the rules below
             # see the resource as it is while the booking is written.
-            facts, quota_override, languages = None, None, None
             if postgres:
                 read = _lock_and_read_postgres(actor, resource_pk, day)
-                locked, equity, facts, quota_override = (
-                    read.resource,
-                    read.equity,
-                    read.facts,
-                    read.quota_override,
-                )
+                locked, facts = read.resource, read.facts
+                equity = read.equity or EquitySettings.current()
+                quota = equity.monthly_quota_hours if read.quota_override is None else read.quota_override
                 languages = {actor.pk: read.language or notifications.DEFAULT_LANGUAGE}
-                equity = equity or EquitySettings.current()
-            else:
+            else:  # the ORM reads the rest where it is needed
                 locked = (
                     Resource.objects.select_for_update(no_key=True, of=("self",))
                     .select_related("school", "required_qualification")
                     .order_by()
                     .get(pk=resource_pk)
                 )
-                equity = EquitySettings.current()
-                quota_override = (
-                    SchoolQuota.objects.filter(school_id=actor.school_id)
-                    .values_list("monthly_hours", flat=True)
-                    .first()
-                )
+                equity, facts, quota, languages = EquitySettings.current(), None, None, None
             if placement:
                 # A kit's rotation placement (days, planned by the centre): classroom rules such as
                 # opening hours and lengths do not apply; the kit must be in service and the time free.
@@ -461,7 +443,8 @@ def booking_create(
                 )
             is_external = actor.school_id != locked.school_id
             if is_external and not placement:
-                quota = equity.monthly_quota_hours if quota_override is None else quota_override
+                if quota is None:
+                    quota = quota_hours_for(actor.school, equity)
                 if quota:
                     # Lock the requesting school (after the resource, always in this order): two
                     # teachers of one school share its quota.

@@ -14,6 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.db import sqlstate
+
 logger = logging.getLogger(__name__)
 
 # Codes that mean "the request is fine but the world has moved": 409, not 400.
@@ -37,8 +39,9 @@ BUSY_RETRY_AFTER_SECONDS = 1
 QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout reached
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    return getattr(exc.__cause__, "sqlstate", None)
+def busy_error() -> DjangoValidationError:
+    # Not "taken": contention or a timeout, and nothing was decided (503, try again).
+    return DjangoValidationError(_("The booking system is busy; please try again in a moment."), code="busy")
 
 
 def _status_for(codes: set[str]) -> int:
@@ -80,19 +83,15 @@ def validation_error_body(error: DjangoValidationError) -> tuple[dict, int]:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, OperationalError) and sqlstate(exc) == QUERY_CANCELED:
+        # A statement that ran past its statement_timeout (the city search sets one): nothing was
+        # changed, and the same request may succeed when the database is less busy.
+        logger.warning("Statement timeout mapped to 503: %s", exc)
+        exc = busy_error()
     if isinstance(exc, DjangoValidationError):
         body, status_code = validation_error_body(exc)
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)} if status_code == 503 else None
         return Response(body, status=status_code, headers=headers)
-    if isinstance(exc, OperationalError) and _sqlstate(exc) == QUERY_CANCELED:
-        # A statement that ran past its statement_timeout (the city search sets one): nothing was
-        # changed, and the same request may succeed when the database is less busy.
-        logger.warning("Statement timeout mapped to 503: %s", exc)
-        return Response(
-            {"detail": _("The booking system is busy; please try again in a moment."), "code": "busy"},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
-        )
     if isinstance(exc, IntegrityError):
         # The database constraint is the last guard behind the services' own checks.
         logger.info("Integrity error mapped to 409: %s", exc)

@@ -6,7 +6,7 @@ import datetime as dt
 import random
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from booking.models import (
     Closure,
@@ -34,8 +34,6 @@ def orm_read(actor, resource_pk, day):
 
 
 def assert_same(actor, resource_pk, day):
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement read is PostgreSQL's")
     with transaction.atomic():
         read = _lock_and_read_postgres(actor, resource_pk, day)
     resource, equity, facts, quota, language = orm_read(actor, resource_pk, day)
@@ -106,8 +104,6 @@ def test_one_statement_read_equals_the_orm_on_random_calendars():
 
 
 def test_one_statement_read_of_an_unknown_resource_raises_does_not_exist():
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement read is PostgreSQL's")
     teacher = UserFactory(role="teacher")
     with pytest.raises(Resource.DoesNotExist), transaction.atomic():
         _lock_and_read_postgres(teacher, 10**9, dt.date(2026, 12, 1))
@@ -117,8 +113,6 @@ def test_without_a_policy_row_the_read_says_so_and_booking_creates_the_defaults(
     from booking.services import booking_create
     from tests.booking.conftest import local, next_workday
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement read is PostgreSQL's")
     EquitySettings.objects.all().delete()
     lab = ResourceFactory()
     teacher = UserFactory(role="teacher", school=lab.school)

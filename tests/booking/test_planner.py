@@ -321,13 +321,7 @@ def test_checker_rejects_incompatible_kits_closed_days_and_double_service(two_sc
 def test_cp_sat_finds_the_known_optimum_where_greedy_does_not():
     # One kit at the depot school; the heaviest request takes most of the window, the two lighter
     # ones together weigh more but only fit without it.
-    schools = [school(1), school(2, 45.76), school(3, 45.77)]
-    kits = [kit(1)]
-    requests = [
-        request(1, 2, 20, students=100),
-        request(2, 3, 5, earliest=day(0), latest_end=day(11), students=60),
-        request(3, 3, 5, earliest=day(21), latest_end=WINDOW[1], students=60),
-    ]
+    kits, schools, requests = known_instance()
     greedy, cp = both(kits, schools, requests)
     assert greedy.objective == 100
     assert {p.request_id for p in greedy.placements} == {1}

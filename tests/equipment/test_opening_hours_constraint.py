@@ -4,17 +4,16 @@ city search's and the metrics' SQL subtract bookings from each range separately 
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from equipment.models import OpeningHours
 from tests.factories import ResourceFactory
 
-pytestmark = pytest.mark.django_db
+# An exclusion constraint, PostgreSQL only (on SQLite the services' check is the guard).
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def test_overlapping_ranges_are_refused_touching_ones_and_other_weekdays_are_not():
-    if connection.vendor != "postgresql":
-        pytest.skip("an exclusion constraint: PostgreSQL only (the services check on SQLite)")
     lab = ResourceFactory(hours=[(0, dt.time(8), dt.time(12))])
     OpeningHours.objects.create(resource=lab, weekday=0, start=dt.time(12), end=dt.time(17))  # touching
     OpeningHours.objects.create(resource=lab, weekday=1, start=dt.time(9), end=dt.time(10))  # another day
