@@ -397,3 +397,171 @@ def test_time_zone_is_shanghai_for_a_dst_observing_client(county_teacher, lab, d
         {**payload(lab, day), "start": start.isoformat(), "end": (start + dt.timedelta(hours=1)).isoformat()},
     )
     assert response.json()["start"] == f"{day}T09:00:00+08:00"
+
+
+# --- The booking POST's lean path (docs/benchmarks.md, booking over HTTP): the usual request is
+# read without the serializer and without a visibility query; every answer must stay as it was.
+
+
+def token_client(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def test_another_schools_private_resource_gives_nothing_away(county_teacher, urban_teacher, private_lab, day):
+    # The service refuses a private resource with every broken rule, and a taken slot with 409; the
+    # API must answer exactly as for a resource that does not exist.
+    assert client_for(urban_teacher).post("/api/v1/bookings/", payload(private_lab, day)).status_code == 201
+    client = client_for(county_teacher)
+    unknown = client.post("/api/v1/bookings/", {**payload(private_lab, day), "resource": 999999})
+    for body in (
+        payload(private_lab, day),  # taken
+        payload(private_lab, day, 10, 9),  # reversed
+        payload(private_lab, day, 6, 7),  # outside its hours
+        {**payload(private_lab, day, 11, 12), "class_size": 41},  # over its capacity
+    ):
+        response = client.post("/api/v1/bookings/", body)
+        assert response.status_code == 400, response.content
+        assert response.json() == {"resource": [f'Invalid pk "{private_lab.pk}" - object does not exist.']}
+    assert unknown.json() == {"resource": ['Invalid pk "999999" - object does not exist.']}
+    assert Booking.objects.count() == 1
+
+
+def test_every_bad_field_is_named_together(county_teacher, lab, day):
+    body = {**payload(lab, day), "resource": 999999, "class_size": 0, "end": "not a time"}
+    response = client_for(county_teacher).post("/api/v1/bookings/", body)
+    assert response.status_code == 400
+    assert set(response.json()) == {"resource", "class_size", "end"}
+
+
+def test_other_forms_of_the_request_still_book(county_teacher, lab, day):
+    client = client_for(county_teacher)
+    as_text = {**payload(lab, day), "resource": str(lab.id), "class_size": "30"}
+    assert client.post("/api/v1/bookings/", as_text).status_code == 201
+    form = client.post("/api/v1/bookings/", payload(lab, day, 10, 11), format="multipart")
+    assert form.status_code == 201, form.content
+    padded = client.post("/api/v1/bookings/", payload(lab, day, 11, 12, purpose="  物理  ")).json()
+    assert padded["purpose"] == "物理"
+    without = {k: v for k, v in payload(lab, day, 12, 13).items() if k != "purpose"}
+    assert client.post("/api/v1/bookings/", without).json()["purpose"] == ""
+
+
+def test_rule_refusals_on_a_visible_resource_keep_their_code(county_teacher, lab, day):
+    lab.status = "retired"
+    lab.save()
+    response = client_for(county_teacher).post("/api/v1/bookings/", payload(lab, day))
+    assert response.status_code == 400
+    assert response.json()["code"] == "resource_retired"
+
+
+def test_a_centre_admin_asking_for_an_unknown_resource_is_told_so_first(centre_admin, lab, day):
+    response = client_for(centre_admin).post("/api/v1/bookings/", {**payload(lab, day), "resource": 999999})
+    assert response.status_code == 400
+    assert "resource" in response.json()
+
+
+def test_the_answer_is_the_output_serializers_fields(county_teacher, urban_admin, lab, day):
+    from rest_framework import serializers
+
+    from booking.api.serializers import BookingOutputSerializer
+
+    created = client_for(county_teacher).post("/api/v1/bookings/", payload(lab, day)).json()
+    booking = Booking.objects.select_related("booked_by").get(pk=created["id"])
+    for user in (county_teacher, urban_admin):
+        request = type("Request", (), {"user": user})()
+        ser = BookingOutputSerializer(booking, context={"request": request})
+        # The declared fields, walked the generic way, give what to_representation writes directly.
+        assert ser.data == serializers.Serializer.to_representation(ser, booking)
+    assert created == BookingOutputSerializer(booking, context={"request": request_for(county_teacher)}).data
+
+
+def request_for(user):
+    return type("Request", (), {"user": user})()
+
+
+def test_token_authentication_loads_user_school_and_district(
+    county_teacher, lab, day, django_assert_num_queries
+):
+    from rest_framework.authtoken.models import Token
+
+    from config.authentication import token_with_user
+
+    client = token_client(county_teacher)
+    assert client.post("/api/v1/bookings/", payload(lab, day)).status_code == 201
+    expected = Token.objects.select_related("user__school__district").get(user=county_teacher)
+    with django_assert_num_queries(1):
+        token = token_with_user(expected.key)
+        loaded = (token.user, token.user.school, token.user.school.district)
+
+    def fields(obj):
+        return {k: v for k, v in vars(obj).items() if k != "_state"}
+
+    for got, want in zip(
+        (token, *loaded),
+        (expected, expected.user, expected.user.school, expected.user.school.district),
+        strict=True,
+    ):
+        assert fields(got) == fields(want)
+        assert got._state.adding is False
+    assert token_with_user("nope") is None
+    schoolless = UserFactory(role="centre_admin", school=None)
+    assert token_client(schoolless).get("/api/v1/bookings/").status_code == 200
+
+
+def test_token_authentication_refuses_unknown_tokens_and_inactive_users(county_teacher):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert client.get("/api/v1/bookings/").status_code == 401
+    inactive = token_client(county_teacher)
+    county_teacher.is_active = False
+    county_teacher.save()
+    assert inactive.get("/api/v1/bookings/").status_code == 401
+
+
+def test_throttle_window_slides_and_says_when_to_retry(county_teacher, lab, settings):
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from booking.api import views
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"booking_write": "2/min", "auth": "100/min"},
+    }
+    before = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    clock = [1_000_000.0]
+    timer = views.BookingWriteThrottle.timer
+    views.BookingWriteThrottle.timer = lambda self: clock[0]
+    try:
+        client = client_for(county_teacher)
+        day = next_workday()
+
+        def post(i):
+            return client.post("/api/v1/bookings/", payload(lab, day, 8 + i, 9 + i))
+
+        assert post(0).status_code == 201
+        clock[0] += 20
+        assert post(1).status_code == 201
+        clock[0] += 10
+        refused = post(2)
+        assert refused.status_code == 429
+        assert refused["Retry-After"] == "30"  # the first request leaves the window 60 s after it was made
+        assert client.get("/api/v1/bookings/").status_code == 200  # reads are not throttled
+        clock[0] += 30  # the first request has left the window: one place again
+        assert post(2).status_code == 201
+        assert post(3).status_code == 429
+        other = client_for(UserFactory(role="teacher", school=county_teacher.school))
+        assert other.post("/api/v1/bookings/", payload(lab, day, 12, 13)).status_code == 201  # per user
+    finally:
+        views.BookingWriteThrottle.timer = timer
+        SimpleRateThrottle.THROTTLE_RATES = before
+        cache.clear()
