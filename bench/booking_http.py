@@ -1,6 +1,7 @@
 """Booking over HTTP under contention: POST /api/v1/bookings/ vs a bare INSERT view, on gunicorn.
 
     .venv/bin/python bench/booking_http.py [--requests N] [--clients 32] [--workers 4 --worker-class sync]
+        [--breakdown 1000]
 
 Starts gunicorn (config.wsgi:application, settings bench.bench_settings = production settings with
 ROOT_URLCONF bench.bare_urls: config.urls plus bench/bare/) on 127.0.0.1 and a free port, with
@@ -13,7 +14,10 @@ http.client, one connection and one API token each) post random 45-minute reques
 /api/v1/bookings/: DRF, token auth, throttle, serializer, booking_create, the answer), then the
 same request list to bench/bare/ (one INSERT ... SELECT, the exclusion violation -> 409). The
 table is truncated before every run; afterwards one SQL query counts overlapping active bookings
-(must be 0). The server is stopped at the end, also on failure or Ctrl-C.
+(must be 0). The server is stopped at the end, also on failure or Ctrl-C. Then (--breakdown N) a
+process with the server's environment sends N requests of each kind through config.wsgi.application
+and times the parts of the request path with time.process_time: authentication, throttle, parsing,
+the service, the answer, and the rest (Python CPU per request; PostgreSQL's is in the table above).
 
 Database: edushare_bench (BENCH_DATABASE), created if missing and migrated. Writes
 bench/results/booking_http.json. Goal: the engine >= 0.5 x the bare view's accepted bookings/s.
@@ -51,6 +55,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_env(url: str, redis: str) -> dict:
+    """The environment of the server (and of the in-process breakdown): production settings."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+        "SECRET_KEY": common.BENCH_SECRET_KEY,
+        "DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": url,
+        "THROTTLE_BOOKING_WRITES": "1000000/min",
+        "LOG_LEVEL": "ERROR",
+        "CACHE_KEY_PREFIX": "edushare-bench",
+    }
+    if redis:
+        env["REDIS_URL"] = redis
+    else:
+        env.pop("REDIS_URL", None)
+    return env
+
+
 class Server:
     """gunicorn in its own session; stop() ends exactly that process group."""
 
@@ -59,24 +86,7 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the server's lifetime
             prefix="bench-gunicorn-", suffix=".log", delete=False
         )
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
-            "SECRET_KEY": common.BENCH_SECRET_KEY,
-            "DEBUG": "false",
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": url,
-            "THROTTLE_BOOKING_WRITES": "1000000/min",
-            "LOG_LEVEL": "ERROR",
-            "CACHE_KEY_PREFIX": "edushare-bench",
-        }
-        if redis:
-            env["REDIS_URL"] = redis
-        else:
-            env.pop("REDIS_URL", None)
+        env = server_env(url, redis)
         self.command = [
             str(common.ROOT / ".venv" / "bin" / "gunicorn"),
             "config.wsgi:application",
@@ -235,6 +245,135 @@ def one_run(endpoint, path, mode, clients, fixture, requests, port, admin, resou
     }
 
 
+# The request path's parts, CPU per request inside one process (inclusive; "other" is the rest).
+BREAKDOWN_PARTS = (
+    (
+        "authentication (token, user, school, district)",
+        "rest_framework.views",
+        "APIView",
+        "perform_authentication",
+    ),
+    ("throttle (Redis)", "rest_framework.views", "APIView", "check_throttles"),
+    ("permissions", "rest_framework.views", "APIView", "check_permissions"),
+    ("content negotiation", "rest_framework.views", "APIView", "perform_content_negotiation"),
+    ("parsing the JSON body", "rest_framework.request", "Request", "_load_data_and_files"),
+    ("reading the request's fields", "booking.api.views", None, "booking_input_by_time"),
+    ("booking_create (the service)", "booking.services", None, "booking_create"),
+    ("writing the answer", "booking.api.views", None, "booking_output"),
+    ("rendering JSON", "rest_framework.renderers", "JSONRenderer", "render"),
+)
+
+
+def breakdown_child(spec_path: str) -> None:
+    """In a process with the server's environment: `n` POSTs through config.wsgi.application to the
+    engine, then the same to the bare view, timing each part with time.process_time (no
+    sampling, no profiler); prints JSON. Python CPU of this process only (PostgreSQL not counted)."""
+    import functools
+    import importlib
+    import io
+
+    spec = json.loads(Path(spec_path).read_text())
+    import django
+
+    django.setup()
+    from config.wsgi import application
+
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(label, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] += time.process_time() - t0
+
+        return wrapper
+
+    for label, module, cls, name in BREAKDOWN_PARTS:
+        owner = importlib.import_module(module)
+        owner = getattr(owner, cls) if cls else owner
+        setattr(owner, name, timed(label, getattr(owner, name)))
+
+    def post(path, token, body):
+        raw = body.encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(raw),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(raw)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_ACCEPT": "application/json",
+            "HTTP_AUTHORIZATION": f"Token {token}",
+        }
+        status = []
+        b"".join(application(environ, lambda s, h, e=None: status.append(s[:3])))
+        return status[0]
+
+    admin = psycopg.connect(spec["url"], autocommit=True)
+    out = {}
+    for endpoint, path in (("engine", ENGINE), ("bare", BARE)):
+        for _phase, items in (("warm", spec["warm"]), ("measured", spec["requests"])):
+            common.reset_bookings(admin)
+            spent.clear()
+            statuses: collections.Counter[str] = collections.Counter()
+            t0 = time.process_time()
+            for i, (rid, start, end) in enumerate(items):
+                token = spec["tokens"][i % len(spec["tokens"])]
+                body = json.dumps({"resource": rid, "start": start, "end": end, "class_size": 20})
+                statuses[post(path, token, body)] += 1
+            total = time.process_time() - t0
+        n = len(spec["requests"])
+        parts = {label: round(1000 * spent[label] / n, 3) for label, *_ in BREAKDOWN_PARTS}
+        parts["other (WSGI, middleware, URL resolution, DRF's dispatch, view)"] = round(
+            1000 * total / n - sum(parts.values()), 3
+        )
+        out[endpoint] = {
+            "statuses": dict(statuses),
+            "cpu_ms_per_request": round(1000 * total / n, 3),
+            "parts": parts,
+        }
+    common.reset_bookings(admin)
+    admin.close()
+    print(json.dumps(out))
+
+
+def breakdown(fixture, url: str, redis: str, n: int, resources: list[int], seed: int) -> dict:
+    """Run breakdown_child in a process with the server's environment."""
+
+    def as_json(items):
+        return [(rid, start.isoformat(), end.isoformat()) for rid, start, end in items]
+
+    spec = {
+        "url": url,
+        "tokens": [u["token"] for u in fixture["users"]],
+        "warm": as_json(common.booking_requests(resources, n=100, days=3, seed=seed + 7)),
+        "requests": as_json(common.booking_requests(resources, n=n, days=10, seed=seed)),
+    }
+    with tempfile.NamedTemporaryFile("w", prefix="bench-breakdown-", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--breakdown-child", f.name],
+            env=server_env(url, redis),
+            cwd=common.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(f.name)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def warm_up(fixture, port, clients, admin) -> None:
     """A few requests of each kind so every worker has imported, connected and resolved URLs."""
     requests = common.booking_requests(fixture["resources"], n=clients * 4, days=3, seed=12345)
@@ -266,12 +405,22 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--breakdown",
+        type=int,
+        default=1000,
+        help="then N requests of each kind in one process, CPU per part of the request path (0: skip)",
+    )
+    parser.add_argument("--breakdown-child", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=30,
         help="before each run, wait up to this many s for other work to stop (0: no wait)",
     )
     options = parser.parse_args()
+    if options.breakdown_child:
+        breakdown_child(options.breakdown_child)
+        return
     counts = [int(x) for x in options.resources.split(",")]
 
     pg_version = common.ensure_database()
@@ -335,6 +484,17 @@ def main() -> None:
                 )
                 if r["other_samples"]:
                     print("   other answers:", r["other_samples"])
+        parts = None
+        if options.breakdown:
+            server.stop()  # its workers would only sit idle; the breakdown runs in one process
+            parts = breakdown(
+                fixture,
+                url,
+                "" if bench_redis is None else bench_redis.url,
+                options.breakdown,
+                fixture["resources"][: max(counts)],
+                options.seed,
+            )
     finally:
         server.stop()
         if bench_redis is not None:
@@ -421,6 +581,26 @@ def main() -> None:
             ],
         )
     )
+    if parts is not None:
+        labels = list(parts["engine"]["parts"])
+        print()
+        print(
+            f"CPU per request inside one process ({options.breakdown} requests on {max(counts)} resources, "
+            "Python only, ms):"
+        )
+        print(
+            common.table(
+                ["part", "engine", "bare"],
+                [
+                    *[
+                        [label, parts["engine"]["parts"][label], parts["bare"]["parts"][label]]
+                        for label in labels
+                    ],
+                    ["total", parts["engine"]["cpu_ms_per_request"], parts["bare"]["cpu_ms_per_request"]],
+                    ["answers", parts["engine"]["statuses"], parts["bare"]["statuses"]],
+                ],
+            )
+        )
     command = "BENCH_DATABASE=edushare_bench .venv/bin/python bench/booking_http.py " + " ".join(sys.argv[1:])
     path = common.write_results(
         "booking_http",
@@ -432,6 +612,7 @@ def main() -> None:
             "gunicorn": " ".join(server.command[1:]),
             "runs": runs,
             "goal": verdicts,
+            "breakdown": parts,
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )

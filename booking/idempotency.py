@@ -36,8 +36,10 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
         )
     digest = _hash(request.data)
     now = timezone.now()
-    IdempotencyRecord.objects.filter(user=request.user, key=key, created_at__lt=now - TTL).delete()
     existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+    if existing is not None and existing.created_at < now - TTL:
+        existing.delete()  # older than a day: the key is free again
+        existing = None
     if existing is not None:
         return _replay(existing, digest)
     response = handler()

@@ -565,3 +565,23 @@ def test_throttle_window_slides_and_says_when_to_retry(county_teacher, lab, sett
         views.BookingWriteThrottle.timer = timer
         SimpleRateThrottle.THROTTLE_RATES = before
         cache.clear()
+
+
+def test_an_idempotency_key_is_free_again_after_a_day(county_teacher, lab, day):
+    from booking.models import IdempotencyRecord
+
+    client = client_for(county_teacher)
+    first = client.post("/api/v1/bookings/", payload(lab, day), HTTP_IDEMPOTENCY_KEY="day-1")
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="day-1").update(
+        created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25)
+    )
+    # Another request with the old key is new: it is booked, not refused as a reused key.
+    again = client.post("/api/v1/bookings/", payload(lab, day, 10, 11), HTTP_IDEMPOTENCY_KEY="day-1")
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert again.json()["id"] != first.json()["id"]
+    assert IdempotencyRecord.objects.filter(key="day-1").count() == 1
+    replay = client.post("/api/v1/bookings/", payload(lab, day, 10, 11), HTTP_IDEMPOTENCY_KEY="day-1")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == again.json()
