@@ -50,17 +50,17 @@ MAX_WINDOW = dt.timedelta(days=62)
 
 # DRF's sliding window (the times of the caller's requests in the last period; a request is refused
 # when the period already holds `rate` of them), kept in a Redis sorted set and checked and updated
-# in one step. Returns {allowed, requests in the window, the oldest one's time}.
+# in one step. ARGV: now, now - period (both as Python writes them: Lua would round them to 14
+# digits), period, rate, a unique member. Returns {allowed, requests in the window, the oldest's time}.
 _WINDOW_LUA = """
-local now, duration, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - duration)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local count = redis.call('ZCARD', KEYS[1])
-if count >= limit then
+if count >= tonumber(ARGV[4]) then
     local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
     return {0, count, oldest[2] or ARGV[1]}
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {1, count + 1, ARGV[1]}
 """
 
@@ -112,7 +112,13 @@ class BookingWriteThrottle(ScopedRateThrottle):
         self.now = self.timer()
         allowed, count, oldest = script(
             keys=[self.cache.make_key(f"{self.key}_window")],
-            args=[repr(self.now), self.duration, self.num_requests, f"{self.now!r}:{secrets.token_hex(4)}"],
+            args=[
+                repr(self.now),
+                repr(self.now - self.duration),
+                self.duration,
+                self.num_requests,
+                f"{self.now!r}:{secrets.token_hex(4)}",
+            ],
         )
         self._count, self._oldest = int(count), float(oldest)
         return bool(allowed)

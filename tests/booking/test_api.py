@@ -538,7 +538,7 @@ def test_throttle_window_slides_and_says_when_to_retry(county_teacher, lab, sett
     }
     before = SimpleRateThrottle.THROTTLE_RATES
     SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    clock = [1_000_000.0]
+    clock = [1_764_471_234.567891]  # a real time, to the microsecond: the window edge must be exact
     timer = views.BookingWriteThrottle.timer
     views.BookingWriteThrottle.timer = lambda self: clock[0]
     try:
