@@ -583,6 +583,8 @@ def measure(options, user, today, equity, now, limit):
     }
     explain = {}
     if options.explain:
+        from django.conf import settings
+
         from booking import search_sql
         from booking.selectors import SearchQuery
 
@@ -590,7 +592,7 @@ def measure(options, user, today, equity, now, limit):
             user=user, query=SearchQuery(**target.kwargs), equity=equity, now=now
         )
         with limit.transaction():
-            limit.execute(search_sql.SESSION)
+            limit.execute(search_sql.SESSION, [str(int(settings.SEARCH_STATEMENT_TIMEOUT_MS))])
             explain["app_first_page"] = "\n".join(
                 r[0]
                 for r in limit.execute(
@@ -653,7 +655,9 @@ def main() -> None:
     today = timezone.now().astimezone(local_tz()).date()
     data = ensure_bookings(url, today + dt.timedelta(days=1), options.days, options.seed)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE")  # fresh planner statistics after the bulk loads (both sides profit)
+        # Fresh planner statistics after the bulk loads (both sides profit), and the visibility map
+        # autovacuum keeps in steady state (index-only scans of the bookings need it).
+        conn.execute("VACUUM ANALYZE")
     user = (
         User.objects.select_related("school__district")
         .filter(

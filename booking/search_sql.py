@@ -69,7 +69,7 @@ cand AS MATERIALIZED (
            {travel} AS travel,
            {need} AS need
     FROM equipment_resource r
-    JOIN schools_school s ON s.id = r.school_id
+    {schools}
     WHERE r.status = 'active' AND (r.shared OR r.school_id = %(school)s)
       {filters}
     ) c
@@ -110,8 +110,9 @@ gaps AS (
     -- before the first block, or all the time for a candidate without any
     SELECT resource_id, '-infinity', coalesce(s, 'infinity') FROM blk WHERE first IS NOT FALSE
 ),
-opened AS MATERIALIZED (
-    -- materialised: the join below compares a and b several times per range
+opened AS (
+    -- OFFSET 0: a and b computed once per range (a subquery scan), not again in every comparison
+    -- of the join below, and without writing the ranges out as a materialised CTE would
     SELECT * FROM (
         SELECT c.id, c.travel, c.need,
                greatest({open_start}, c.lo) AS a, least({open_end}, c.hi) AS b
@@ -124,7 +125,9 @@ opened AS MATERIALIZED (
         JOIN days d ON d.weekday = h.weekday
         {closed}
     ) o
-    WHERE a < b
+    -- a range shorter than the asked length holds no piece of it
+    WHERE a < b AND a + need <= b
+    OFFSET 0
 ),
 res AS (
     SELECT o.id, greatest(o.a, g.gs) AS start, least(o.b, g.ge) AS "end", o.travel
@@ -359,9 +362,11 @@ def search_sql(
         "period_start": local_clock("b.s", bases),
         "period_end": local_clock("b.e", bases),
     }
-    ctes = CANDIDATES.format(travel=travel, need=need, filters="\n      ".join(filters)) + tail.format(
-        active=active, closed=closed, closed_and=closed.removeprefix("WHERE true "), **clock
-    )
+    # The schools only for their coordinates (travel), not to list every lab of the city.
+    schools = "JOIN schools_school s ON s.id = r.school_id" if origin is not None else ""
+    ctes = CANDIDATES.format(
+        travel=travel, need=need, filters="\n      ".join(filters), schools=schools
+    ) + tail.format(active=active, closed=closed, closed_and=closed.removeprefix("WHERE true "), **clock)
     return "WITH " + ctes.lstrip(), params
 
 
