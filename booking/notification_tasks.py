@@ -23,3 +23,18 @@ def sweep_outbox_task() -> int:
 def send_reminders_task() -> int:
     """Daily at 17:00 Asia/Shanghai: remind teachers of tomorrow's approved bookings."""
     return notifications.notifications_send_reminders()
+
+
+@shared_task(name="booking.deliver_notifications", ignore_result=True)
+def deliver_notifications_task(notification_ids: list[int]) -> dict[str, int]:
+    """Several notifications in one message (a burst published together). Each is delivered as by
+    deliver_notification_task; one failing does not keep the others from going."""
+    outcomes: dict[str, int] = {}
+    for pk in notification_ids:
+        try:
+            outcome = notifications.notification_deliver(notification_id=pk)
+        except Exception:  # recorded nowhere yet: the sweeper finds the row unsent and retries
+            notifications.logger.exception("Delivering notification %s failed; the sweeper will retry", pk)
+            outcome = "error"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes

@@ -10,11 +10,14 @@ row with a conditional update, so running the task twice sends one e-mail.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import datetime as dt
 import logging
+import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -88,6 +91,16 @@ ICS_KINDS = frozenset(
 )
 
 
+# A new booking's messages say nothing but what the booking and their kind say (the kind names
+# the status it announces). They are recorded unrendered inside the booking transaction and
+# rendered after commit, at delivery or when first read in the app, whichever comes first:
+# rendering was the largest part of a booking's CPU (docs/benchmarks.md, booking service).
+DEFERRED_STATUS = {
+    Kind.BOOKING_CONFIRMED: BookingStatus.APPROVED,
+    Kind.BOOKING_PENDING: BookingStatus.PENDING,
+    Kind.APPROVAL_REQUESTED: BookingStatus.PENDING,
+}
+
 # --- rendering ------------------------------------------------------------------------------
 
 
@@ -138,6 +151,29 @@ def _render(kind: str, recipient: User, base: dict[str, Any], context: dict[str,
     return " ".join(subject.split())[:200], body + "\n"
 
 
+def render_pending(rows: Iterable[Notification]) -> None:
+    """Give rows recorded unrendered (a new booking's, see DEFERRED_STATUS) their subject and body,
+    in the row's language, and store them. Rendering twice (delivery and a read at the same
+    moment) writes the same text once: the UPDATE only fills an empty subject."""
+    todo = [n for n in rows if not n.subject and n.kind in DEFERRED_STATUS]
+    if not todo:
+        return
+    bookings = Booking.objects.select_related("resource", "resource__school", "school", "booked_by").in_bulk(
+        {n.booking_id for n in todo if n.booking_id}
+    )
+    users = User.objects.in_bulk({n.recipient_id for n in todo})
+    for n in todo:
+        booking = bookings.get(n.booking_id)
+        with translation.override(n.language or DEFAULT_LANGUAGE):
+            if booking is None:  # deleted since: the kind is all there is left to say
+                subject = body = str(Kind(n.kind).label)
+            else:
+                base = {**_booking_context(booking), "status": BookingStatus(DEFERRED_STATUS[n.kind]).label}
+                subject, body = _render(n.kind, users.get(n.recipient_id), base, {})
+        Notification.objects.filter(pk=n.pk, subject="").update(subject=subject, body=body)
+        n.subject, n.body = subject, body
+
+
 def _preferences(user_ids: Iterable[int]) -> dict[int, NotificationPreference]:
     return {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=list(user_ids))}
 
@@ -178,8 +214,6 @@ def notify(
     booking: Booking | None = None,
     context: dict[str, Any] | None = None,
     dedupe: str | None = None,
-    fresh: bool = False,
-    languages: dict[int, str] | None = None,
 ) -> list[Notification]:
     """Record one notification per recipient and deliver each after the caller's commit.
 
@@ -189,10 +223,9 @@ def notify(
     returned. Body and subject are rendered now, in each recipient's language; `context` adds
     template variables (strings, or `alternatives`/`occurrences` lists for the kinds using them).
     The booking's .ics attachment is built at delivery (it is only an e-mail attachment, and the
-    most expensive part to render). `fresh=True` says no row of this event can exist yet (a booking
-    created in this transaction): the existence check and the re-read are skipped. `languages`
-    gives recipients' languages the caller has read already (user id -> language).
-    Runs inside the caller's transaction; never raises for a broker outage.
+    most expensive part to render); a new booking's own rows are recorded by
+    booking_created_rows instead, and rendered after commit. Runs inside the caller's
+    transaction; never raises for a broker outage.
     """
     kind = Kind(kind)
     if _SUPPRESSED.get():
@@ -204,19 +237,16 @@ def notify(
     if not users:
         return []
     keys = {pk: _dedupe_key(kind, booking, dedupe, u) for pk, u in users.items()}
-    existing: set[str] = set()
-    if not fresh:
-        existing = set(
-            Notification.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True)
-        )
-    known = languages or {}
-    prefs = _preferences(pk for pk, key in keys.items() if key not in existing and pk not in known)
+    existing = set(
+        Notification.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True)
+    )
+    prefs = _preferences(pk for pk, key in keys.items() if key not in existing)
     now = timezone.now()
     rows = []
     for pk, user in users.items():
         if keys[pk] in existing:
             continue
-        language = known.get(pk) or (prefs[pk].language if pk in prefs else DEFAULT_LANGUAGE)
+        language = prefs[pk].language if pk in prefs else DEFAULT_LANGUAGE
         with translation.override(language):
             base = _booking_context(booking) if booking is not None else {}
             subject, body = _render(kind, user, base, context or {})
@@ -232,48 +262,131 @@ def notify(
                 created_at=now,
             )
         )
-    if fresh:
-        # A new booking's events: nobody else can have recorded them (booking ids are never
-        # reused, and a retried attempt rolled its rows back), and the INSERT returns the ids.
-        saved = Notification.objects.bulk_create(rows)
-    else:
-        if rows:
-            # ON CONFLICT DO NOTHING: a concurrent notify() of the same event inserts it once.
-            Notification.objects.bulk_create(rows, ignore_conflicts=True)
-        saved = list(Notification.objects.filter(dedupe_key__in=keys.values()).order_by("pk"))
-    unsent = [n.pk for n in saved if n.sent_at is None]
-    if unsent:
-        transaction.on_commit(partial(enqueue_delivery, unsent))
+    if rows:
+        # ON CONFLICT DO NOTHING: a concurrent notify() of the same event inserts it once.
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    saved = list(Notification.objects.filter(dedupe_key__in=keys.values()).order_by("pk"))
+    render_pending(saved)  # a new booking's own rows, recorded unrendered, asked for again
+    enqueue_after_commit(saved)
     return saved
 
 
-def enqueue_delivery(notification_ids: Sequence[int]) -> int:
-    """Hand notifications to the workers. A broker error is logged, not raised: the rows are in
-    the database and the sweeper retries them. Returns how many were enqueued."""
-    global _broker_down_until
-    from .notification_tasks import deliver_notification_task
+# One broker message carries at most this many deliveries: a burst is one publish, not one each,
+# and a message's e-mails are sent one after another by one worker.
+PUBLISH_BATCH = 20
 
+
+def enqueue_delivery(notification_ids: Sequence[int]) -> int:
+    """Hand notifications to the workers: one message per PUBLISH_BATCH ids (a single id goes as
+    deliver_notification_task). A broker error is logged, not raised: the rows are in the
+    database and the sweeper retries them. Returns how many were enqueued."""
+    global _broker_down_until
+    from .notification_tasks import deliver_notification_task, deliver_notifications_task
+
+    ids = list(notification_ids)
     if time.monotonic() < _broker_down_until:
-        logger.warning("Broker recently down; %d notification(s) left to the sweeper", len(notification_ids))
+        logger.warning("Broker recently down; %d notification(s) left to the sweeper", len(ids))
         return 0
     done = 0
-    for pk in notification_ids:
+    while done < len(ids):
+        batch = ids[done : done + PUBLISH_BATCH]
         try:
-            # retry=False: a down broker must not hold the request up with publish retries.
-            deliver_notification_task.apply_async((pk,), retry=False)
+            # retry=False: a down broker must not hold the caller up with publish retries.
+            if len(batch) == 1:
+                deliver_notification_task.apply_async((batch[0],), retry=False)
+            else:
+                deliver_notifications_task.apply_async((batch,), retry=False)
         except (BrokerError, ConnectionError, OSError):
             _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
             logger.warning(
-                "Broker unreachable; notification(s) %s left to the sweeper",
-                list(notification_ids[done:]),
-                exc_info=True,
+                "Broker unreachable; notification(s) %s left to the sweeper", ids[done:], exc_info=True
             )
             return done
         except Exception:
             # Eager mode runs the task here; the commit has happened and must not be undone.
-            logger.exception("Delivering notification %s failed; the sweeper will retry", pk)
-        done += 1
+            logger.exception("Delivering notification(s) %s failed; the sweeper will retry", batch)
+        done += len(batch)
     return done
+
+
+class _Publisher:
+    """Publishes committed notifications from one background thread per process, so a request
+    does not wait for the broker, and what accumulates meanwhile goes as one message (publishing
+    one Celery message cost about as much CPU as the rest of a booking). Ids still queued when a
+    process dies are not lost: the rows are in the database and the sweeper delivers them."""
+
+    LINGER = 0.005  # seconds to wait for more ids after the first: bursts batch, e-mail hardly waits
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cv = threading.Condition()
+        self._queue: list[int] = []
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def put(self, ids: Sequence[int]) -> None:
+        with self._cv:
+            self._queue.extend(ids)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="notification-publisher", daemon=True)
+                self._thread.start()
+            self._cv.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue:
+                    self._cv.wait()
+                deadline = time.monotonic() + self.LINGER
+                while (left := deadline - time.monotonic()) > 0:
+                    self._cv.wait(left)
+                batch, self._queue = self._queue, []
+                self._busy = True
+            try:
+                enqueue_delivery(batch)
+            except Exception:  # never let the thread die: the next ids must still go
+                logger.exception("Publishing notification(s) %s failed; the sweeper will retry", batch)
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued has been handed to the broker (tests, process exit)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(left)
+        return True
+
+
+_publisher = _Publisher()
+# A forked child (a gunicorn or Celery worker) has none of the parent's threads: start afresh.
+os.register_at_fork(after_in_child=_publisher._reset)
+atexit.register(_publisher.flush, 2.0)
+
+
+def publish(notification_ids: Sequence[int]) -> None:
+    """After commit: deliver these notifications. With eager Celery (the embedded demo, the tests)
+    the delivery runs here and now; otherwise the background publisher hands them to the broker
+    (settings.NOTIFICATION_PUBLISH_IN_BACKGROUND=False publishes here, in the committing thread)."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    if app.conf.task_always_eager or not settings.NOTIFICATION_PUBLISH_IN_BACKGROUND:
+        enqueue_delivery(notification_ids)
+    else:
+        _publisher.put(notification_ids)
+
+
+def publisher_flush(timeout: float = 5.0) -> bool:
+    return _publisher.flush(timeout)
 
 
 # --- helpers for the booking services (one line each) --------------------------------------
@@ -293,37 +406,76 @@ def _load(booking: Booking) -> Booking:
     )
 
 
+def booking_created_rows(booking: Booking, *, languages: dict[int, str] | None = None) -> list[Notification]:
+    """The rows announcing a booking created in this transaction, unsaved and unrendered
+    (DEFERRED_STATUS): approved → booking_confirmed to the booker; pending → booking_pending to
+    the booker and approval_requested to the resource school's admins; other statuses: none.
+    Nobody else can have recorded these events (booking ids are never reused, and a retried
+    attempt rolled its rows back), so there is no existence check. `languages`: recipients'
+    languages the caller has read already (user id -> language)."""
+    if _SUPPRESSED.get():
+        return []
+    if booking.status == BookingStatus.APPROVED:
+        plan = [(Kind.BOOKING_CONFIRMED, [booking.booked_by])]
+    elif booking.status == BookingStatus.PENDING:
+        plan = [
+            (Kind.BOOKING_PENDING, [booking.booked_by]),
+            (Kind.APPROVAL_REQUESTED, school_admins(booking.resource.school_id)),
+        ]
+    else:
+        return []
+    known = dict(languages or {})
+    wanted = {u.pk for _kind, users in plan for u in users if u.pk not in known}
+    if wanted:
+        known.update({pk: p.language for pk, p in _preferences(wanted).items()})
+    now = timezone.now()
+    rows, seen = [], set()
+    for kind, users in plan:
+        for user in users:
+            if not user.is_active or (kind, user.pk) in seen:
+                continue
+            seen.add((kind, user.pk))
+            rows.append(
+                Notification(
+                    recipient=user,
+                    kind=kind,
+                    booking=booking,
+                    language=known.get(user.pk) or DEFAULT_LANGUAGE,
+                    subject="",
+                    body="",
+                    dedupe_key=_dedupe_key(kind, booking, None, user),
+                    created_at=now,
+                )
+            )
+    return rows
+
+
+def enqueue_after_commit(notifications: Sequence[Notification]) -> None:
+    unsent = [n.pk for n in notifications if n.sent_at is None]
+    if unsent:
+        transaction.on_commit(partial(publish, unsent))
+
+
 def notify_booking_created(
     booking: Booking, *, fresh: bool = False, languages: dict[int, str] | None = None
 ) -> list[Notification]:
     """After booking_create: approved → booking_confirmed to the booker; pending → booking_pending
     to the booker and approval_requested to the resource school's admins. Other statuses: nothing.
     `fresh=True`: called by booking_create in its own transaction, with the booking's resource (and
-    its school), school and booker already loaded: no re-read, no check for earlier rows."""
-    if not fresh:
-        booking = _load(booking)
+    its school), school and booker already loaded: no re-read, no check for earlier rows, and the
+    text is rendered after commit (booking_created_rows)."""
+    if fresh:
+        rows = Notification.objects.bulk_create(booking_created_rows(booking, languages=languages))
+        enqueue_after_commit(rows)
+        return rows
+    booking = _load(booking)
     if booking.status == BookingStatus.APPROVED:
-        return notify(
-            Kind.BOOKING_CONFIRMED,
-            recipients=[booking.booked_by],
-            booking=booking,
-            fresh=fresh,
-            languages=languages,
-        )
+        return notify(Kind.BOOKING_CONFIRMED, recipients=[booking.booked_by], booking=booking)
     if booking.status == BookingStatus.PENDING:
         return [
+            *notify(Kind.BOOKING_PENDING, recipients=[booking.booked_by], booking=booking),
             *notify(
-                Kind.BOOKING_PENDING,
-                recipients=[booking.booked_by],
-                booking=booking,
-                fresh=fresh,
-                languages=languages,
-            ),
-            *notify(
-                Kind.APPROVAL_REQUESTED,
-                recipients=school_admins(booking.resource.school_id),
-                booking=booking,
-                fresh=fresh,
+                Kind.APPROVAL_REQUESTED, recipients=school_admins(booking.resource.school_id), booking=booking
             ),
         ]
     return []
@@ -505,6 +657,7 @@ def notification_deliver(*, notification_id: int, now: dt.datetime | None = None
     if not claimed:
         return "skipped"
     n = Notification.objects.select_related("recipient").get(pk=notification_id)
+    render_pending([n])  # a new booking's rows are rendered after its commit
     mine = Notification.objects.filter(pk=n.pk, sending_at=now)
     user = n.recipient
     if not user.email or not user.is_active or n.kind in (preference_for(user).email_opt_out or []):

@@ -256,6 +256,7 @@ class _Locked:
     facts: DayFacts
     quota_override: int | None  # the requesting school's own monthly hours, if it has one
     language: str | None  # the actor's notification language, if they chose one
+    next_id: int  # a fresh booking id from the table's sequence (unused if the booking is refused)
 
 
 @functools.cache
@@ -295,7 +296,8 @@ SELECT {cols(Resource, "r")}, s."name", q."code", q."name", {cols(EquitySettings
   (SELECT tq."expires_on" FROM "{t["TeacherQualification"]}" tq
    WHERE tq."user_id" = %(user)s AND tq."qualification_id" = r."required_qualification_id"),
   (SELECT sq."monthly_hours" FROM "{t["SchoolQuota"]}" sq WHERE sq."school_id" = %(requester)s),
-  (SELECT p."language" FROM "{t["NotificationPreference"]}" p WHERE p."user_id" = %(user)s)
+  (SELECT p."language" FROM "{t["NotificationPreference"]}" p WHERE p."user_id" = %(user)s),
+  nextval(%(sequence)s::regclass)
 FROM "{t["Resource"]}" r
 JOIN "{t["School"]}" s ON s."id" = r."school_id"
 LEFT JOIN "{t["Qualification"]}" q ON q."id" = r."required_qualification_id"
@@ -311,7 +313,8 @@ def _lock_and_read_postgres(actor: User, resource_pk: int, day: dt.date) -> _Loc
     from .holidays import day_info
 
     params = {
-        "resource": resource_pk, "day": day, "year": day.year, "user": actor.pk, "requester": actor.school_id
+        "resource": resource_pk, "day": day, "year": day.year, "user": actor.pk, "requester": actor.school_id,
+        "sequence": _booking_id_sequence(),
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_lock_and_read_sql(), params)
@@ -331,9 +334,9 @@ def _lock_and_read_postgres(actor: User, resource_pk: int, day: dt.date) -> _Loc
     )  # fmt: skip
     e_values = row[n + 3 : n + 3 + m]
     equity = EquitySettings.from_db(connection.alias, e_fields, e_values) if e_values[0] is not None else None
-    hours, reasons, official_year, official_kind, official_name, held, expires, quota, language = row[
-        n + 3 + m :
-    ]
+    hours, reasons, official_year, official_kind, official_name, held, expires, quota, language, next_id = (
+        row[n + 3 + m :]
+    )
     weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
     for text in hours:
         weekday, opens, closes = text.split(",")
@@ -351,7 +354,87 @@ def _lock_and_read_postgres(actor: User, resource_pk: int, day: dt.date) -> _Loc
         weekly=weekly,
         qualifications={q_code: expires} if held else {},
     )
-    return _Locked(resource=resource, equity=equity, facts=facts, quota_override=quota, language=language)
+    return _Locked(
+        resource=resource,
+        equity=equity,
+        facts=facts,
+        quota_override=quota,
+        language=language,
+        next_id=next_id,
+    )
+
+
+@functools.cache
+def _booking_id_sequence() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Booking._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+def _fields(model, with_pk: bool) -> list:
+    return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+
+
+def _insert_values(obj, *, with_pk: bool) -> list:
+    """A new instance's row as its INSERT would write it (defaults, auto_now, foreign key ids)."""
+    return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in _fields(type(obj), with_pk)]
+
+
+@functools.cache
+def _insert_booking_sql(notifications_count: int) -> str:
+    """One statement writes a new booking (its id drawn beforehand), its history row and its
+    notification rows, unless a committed active booking overlaps it: then it writes nothing.
+    (As three ORM INSERTs and an overlap read it was four round trips, and more CPU than every
+    rule together: docs/benchmarks.md, booking service.)"""
+    from .models import Notification
+
+    def row(model, with_pk: bool = False):
+        fields = _fields(model, with_pk)
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        values = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+        return connection.ops.quote_name(model._meta.db_table), columns, values
+
+    active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+    bt, bc, bv = row(Booking, with_pk=True)
+    et, ec, ev = row(BookingEvent)
+    sql = f"""WITH b AS (
+    INSERT INTO {bt} ({bc}) SELECT {bv}
+    WHERE NOT EXISTS (SELECT 1 FROM {bt} x WHERE x."resource_id" = %s AND x."status" IN ({active})
+                      AND x."block_start" < %s AND x."block_end" > %s)
+    RETURNING "id"),
+  e AS (INSERT INTO {et} ({ec}) SELECT {ev} FROM b)"""
+    if not notifications_count:
+        return sql + "\nSELECT (SELECT count(*) FROM b), ARRAY[]::text[]"
+    nt, nc, nv = row(Notification)
+    selects = " UNION ALL ".join(f"SELECT {nv} FROM b" for _ in range(notifications_count))
+    return (
+        sql
+        + f""",
+  n AS (INSERT INTO {nt} ({nc}) {selects} RETURNING "id", "dedupe_key")
+SELECT (SELECT count(*) FROM b), ARRAY(SELECT concat_ws(' ', "id", "dedupe_key") FROM n)"""
+    )
+
+
+def _insert_booking_postgres(booking: Booking, event: BookingEvent, rows: list) -> bool:
+    """Write the booking, its history row and its notification rows in one statement. False, with
+    nothing written, when a committed active booking overlaps; an uncommitted one is left to the
+    exclusion constraint (23P01). Saved instances get their ids."""
+    params = _insert_values(booking, with_pk=True)
+    params += [booking.resource_id, booking.block_end, booking.block_start]
+    params += _insert_values(event, with_pk=False)
+    for n in rows:
+        params += _insert_values(n, with_pk=False)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_booking_sql(len(rows)), params)
+        written, ids = cursor.fetchone()
+    if not written:
+        return False
+    by_key = dict(reversed(text.split(" ", 1)) for text in ids)
+    for obj in (booking, *rows):
+        obj._state.adding, obj._state.db = False, connection.alias
+    for n in rows:
+        n.pk = int(by_key[n.dedupe_key])
+    return True
 
 
 def _may_book(actor: User) -> None:
@@ -455,20 +538,6 @@ def booking_create(
                         quota_hours=quota,
                     )
             block_start, block_end = rules.blocked_range(start, end, locked.transit_buffer_minutes)
-            # The committed bookings decide at once, without waiting. SQLite: the IMMEDIATE
-            # transaction serialises writers, so this cannot race. PostgreSQL: the exclusion
-            # constraint is the guard (23P01 -> `conflict`), but an INSERT that meets an overlapping
-            # booking whose cancellation is not yet committed waits for that transaction, and a
-            # cancellation offering the freed slot to the waitlist then waits for this resource
-            # row: a deadlock. The read sees the overlap as it is now and answers 409 instead.
-            clash = Booking.objects.filter(
-                resource_id=resource_pk,
-                status__in=ACTIVE_STATUSES,
-                block_start__lt=block_end,
-                block_end__gt=block_start,
-            ).exists()
-            if clash:
-                raise conflict_error()
             if placement:
                 status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse
             elif locked.requires_approval and is_external:
@@ -478,6 +547,7 @@ def booking_create(
             if hold_until is not None:
                 status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
             booking = Booking(
+                pk=read.next_id if postgres else None,
                 resource=locked,
                 school=actor.school,
                 booked_by=actor,
@@ -494,9 +564,39 @@ def booking_create(
                 series=series,
                 hold_until=hold_until,
             )
+            # The committed bookings decide at once, without waiting. SQLite: the IMMEDIATE
+            # transaction serialises writers, so this cannot race. PostgreSQL: the exclusion
+            # constraint is the guard (23P01 -> `conflict`), but an INSERT that meets an overlapping
+            # booking whose cancellation is not yet committed waits for that transaction, and a
+            # cancellation offering the freed slot to the waitlist then waits for this resource
+            # row: a deadlock. Reading the overlap as it is now answers 409 instead (on PostgreSQL
+            # inside the INSERT statement itself, see _insert_booking_sql).
+            # A waitlist offer is told by waitlist_offer_freed, not as a new booking.
+            if postgres:
+                event = BookingEvent(
+                    booking=booking, actor=actor, from_status="", to_status=status, reason="", at=now
+                )
+                rows = (
+                    notifications.booking_created_rows(booking, languages=languages)
+                    if hold_until is None
+                    else []
+                )
+                if not _insert_booking_postgres(booking, event, rows):
+                    raise conflict_error()
+                _usage_changed(start, end)
+                notifications.enqueue_after_commit(rows)
+                return booking
+            clash = Booking.objects.filter(
+                resource_id=resource_pk,
+                status__in=ACTIVE_STATUSES,
+                block_start__lt=block_end,
+                block_end__gt=block_start,
+            ).exists()
+            if clash:
+                raise conflict_error()
             booking.save(force_insert=True)
             _record(booking, actor=actor, from_status="", to_status=status, reason="", at=now)
-            if hold_until is None:  # a waitlist offer is told by waitlist_offer_freed
+            if hold_until is None:
                 notifications.notify_booking_created(booking, fresh=True, languages=languages)
             return booking
 

@@ -29,6 +29,11 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
             "sent_at", "emailed",
         ]  # fmt: skip
 
+    def to_representation(self, instance: Notification):
+        # A new booking's rows are rendered after its commit; read before delivery, render now.
+        notifications.render_pending([instance])
+        return super().to_representation(instance)
+
     def get_unread(self, obj: Notification) -> bool:
         return obj.read_at is None
 

@@ -172,6 +172,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Teachers travel from the counties: remind them the evening before (CELERY_TIMEZONE is local).
     "booking-send-reminders": {"task": "booking.send_reminders", "schedule": crontab(hour=17, minute=0)},
 }
+# Committed notifications are handed to the broker by a background thread of each process, a
+# burst as one message (booking.notifications.publish); false: by the committing thread itself.
+NOTIFICATION_PUBLISH_IN_BACKGROUND = env.bool("NOTIFICATION_PUBLISH_IN_BACKGROUND", default=True)
 
 # --- E-mail ---------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587 ; consolemail:// prints mail.

@@ -3,6 +3,8 @@ attachment, the sweeper, reminders, and the in-app API."""
 
 import datetime as dt
 import logging
+import threading
+import time
 
 import pytest
 from django.core import mail
@@ -14,7 +16,12 @@ from kombu.exceptions import OperationalError
 
 from booking import notifications, services
 from booking.models import Booking, Notification, NotificationPreference
-from booking.notification_tasks import deliver_notification_task, send_reminders_task, sweep_outbox_task
+from booking.notification_tasks import (
+    deliver_notification_task,
+    deliver_notifications_task,
+    send_reminders_task,
+    sweep_outbox_task,
+)
 from tests.booking.conftest import SH, local
 from tests.conftest import client_for
 from tests.factories import ResourceFactory, UserFactory
@@ -100,6 +107,120 @@ def test_a_confirmed_booking_sends_one_email_with_the_booking_as_ics(county_teac
     assert n.sent_at is not None
     assert n.emailed
     assert n.attempts == 1
+
+
+def test_a_new_bookings_message_is_rendered_after_commit_at_delivery(county_teacher, lab, day, commit):
+    prefer(county_teacher, "en")
+    mail.outbox.clear()
+    with commit():
+        booking = book(county_teacher, lab, day, 9, 10)
+        [row] = Notification.objects.filter(booking=booking)
+        # Recorded in the booking's transaction, rendered outside it.
+        assert (row.subject, row.body) == ("", "")
+    row.refresh_from_db()
+    assert row.subject == f"Booking confirmed: 物理实验室A, {day:%Y-%m-%d} 09:00-10:00"
+    assert "Status: Approved" in row.body
+    assert booking.check_in_code in row.body
+    assert [(m.subject, m.body) for m in mail.outbox] == [(row.subject, row.body)]
+
+
+def test_a_new_bookings_message_read_before_delivery_is_rendered_once(
+    county_teacher, urban_admin, approval_lab, day
+):
+    # No commit hooks run here: the rows wait for delivery, and the app shows them meanwhile.
+    booking = book(county_teacher, approval_lab, day, 9, 10)
+    assert booking.status == "pending"
+    rows = {n.kind: n for n in Notification.objects.filter(booking=booking)}
+    assert set(rows) == {"booking_pending", "approval_requested"}
+    assert all(n.subject == "" for n in rows.values())
+    listed = client_for(county_teacher).get("/api/v1/notifications/").json()["results"]
+    [mine] = [n for n in listed if n["id"] == rows["booking_pending"].pk]
+    assert "化学实验室" in mine["subject"]
+    assert mine["body"].strip()
+    stored = Notification.objects.get(pk=mine["id"])
+    assert (stored.subject, stored.body) == (mine["subject"], mine["body"])
+    # The owner school's request is rendered in its own row, with the pending status.
+    notifications.render_pending([rows["approval_requested"]])
+    assert rows["approval_requested"].subject
+    assert Notification.objects.filter(booking=booking, subject="").count() == 0
+
+
+def test_a_deleted_bookings_unrendered_row_still_says_what_it_is(county_teacher, lab, day):
+    booking = book(county_teacher, lab, day, 9, 10)
+    [row] = Notification.objects.filter(booking=booking)
+    Booking.objects.filter(pk=booking.pk).delete()
+    row.refresh_from_db()
+    assert row.booking_id is None
+    notifications.render_pending([row])
+    with translation.override("zh-hans"):
+        assert row.subject == str(Notification._meta.get_field("kind").flatchoices[0][1])
+
+
+def test_many_notifications_go_as_few_broker_messages(monkeypatch):
+    single, batches = [], []
+    monkeypatch.setattr(deliver_notification_task, "apply_async", lambda args, **kw: single.append(args))
+    monkeypatch.setattr(deliver_notifications_task, "apply_async", lambda args, **kw: batches.append(args[0]))
+    ids = list(range(1, 46))
+    assert notifications.enqueue_delivery(ids) == 45
+    assert batches == [ids[:20], ids[20:40], ids[40:]]
+    assert notifications.enqueue_delivery([7]) == 1
+    assert single == [(7,)]
+
+
+def test_a_batch_delivers_each_notification_even_if_one_fails(county_teacher, lab, day, monkeypatch):
+    first = book(county_teacher, lab, day, 9, 10)
+    second = book(county_teacher, lab, day, 10, 11)
+    ids = list(Notification.objects.filter(booking__in=[first, second]).values_list("pk", flat=True))
+    real = notifications.notification_deliver
+
+    def deliver(*, notification_id, now=None):
+        if notification_id == ids[0]:
+            raise RuntimeError("boom")
+        return real(notification_id=notification_id, now=now)
+
+    monkeypatch.setattr(notifications, "notification_deliver", deliver)
+    mail.outbox.clear()
+    assert deliver_notifications_task(ids) == {"error": 1, "sent": 1}
+    assert len(mail.outbox) == 1
+
+
+def test_the_background_publisher_sends_what_queued_together_as_one_message(monkeypatch):
+    sent = []
+    gate = threading.Event()
+
+    def slow_enqueue(ids):
+        gate.wait(5)  # the first publish is under way while more ids arrive
+        sent.append(list(ids))
+        return len(ids)
+
+    monkeypatch.setattr(notifications, "enqueue_delivery", slow_enqueue)
+    publisher = notifications._Publisher()
+    publisher.put([1])
+    time.sleep(0.05)
+    publisher.put([2, 3])
+    publisher.put([4])
+    gate.set()
+    assert publisher.flush(timeout=5)
+    assert sent == [[1], [2, 3, 4]]
+
+    def broken(ids):
+        raise RuntimeError("broker client bug")
+
+    monkeypatch.setattr(notifications, "enqueue_delivery", broken)
+    publisher.put([5])
+    assert publisher.flush(timeout=5)
+    monkeypatch.setattr(notifications, "enqueue_delivery", slow_enqueue)
+    publisher.put([6])  # the thread survived the error
+    assert publisher.flush(timeout=5)
+    assert sent[-1] == [6]
+
+
+def test_publish_runs_the_delivery_in_place_with_eager_celery(county_teacher, lab, day, settings):
+    booking = book(county_teacher, lab, day, 9, 10)
+    [row] = Notification.objects.filter(booking=booking)
+    mail.outbox.clear()
+    notifications.publish([row.pk])  # eager (the tests' default): no thread, delivered now
+    assert len(mail.outbox) == 1
 
 
 def test_the_delivery_task_run_twice_sends_one_email(county_teacher, lab, day):

@@ -39,6 +39,33 @@ def test_a_county_teacher_books_an_urban_lab(county_teacher, lab, day):
     assert (event.from_status, event.to_status, event.actor) == ("", "approved", county_teacher)
 
 
+def test_a_booking_its_history_and_its_messages_are_written_together_or_not_at_all(
+    county_teacher, urban_teacher, urban_admin, urban_school, day
+):
+    from booking.models import Notification
+
+    lab = ResourceFactory(school=urban_school, shared=True, requires_approval=True)
+    booking = book(county_teacher, lab, local(day, 9), local(day, 10), purpose="实验")
+    stored = Booking.objects.get(pk=booking.pk)
+    assert (stored.status, stored.purpose, stored.check_in_code) == ("pending", "实验", booking.check_in_code)
+    assert stored.created_at == booking.created_at
+    assert stored.updated_at == booking.updated_at
+    assert list(BookingEvent.objects.filter(booking=booking).values_list("to_status", "actor")) == [
+        ("pending", county_teacher.pk)
+    ]
+    rows = Notification.objects.filter(booking=booking)
+    assert sorted(rows.values_list("kind", "recipient")) == [
+        ("approval_requested", urban_admin.pk),
+        ("booking_pending", county_teacher.pk),
+    ]
+    assert all(n.dedupe_key.startswith(f"{n.kind}:{booking.pk}:pending:") for n in rows)
+    counts = (Booking.objects.count(), BookingEvent.objects.count(), Notification.objects.count())
+    with pytest.raises(ValidationError) as exc:
+        book(urban_teacher, lab, local(day, 9, 30), local(day, 10, 30))
+    assert codes(exc) == ["conflict"]
+    assert (Booking.objects.count(), BookingEvent.objects.count(), Notification.objects.count()) == counts
+
+
 def test_back_to_back_bookings_do_not_overlap(county_teacher, urban_teacher, lab, day):
     book(county_teacher, lab, local(day, 9), local(day, 10))
     book(urban_teacher, lab, local(day, 10), local(day, 11))

@@ -63,6 +63,8 @@ def test_a_booking_made_while_redis_is_down_is_notified_once_redis_is_back(
             actor=county_teacher, resource=lab, start=local(day, 9), end=local(day, 10), class_size=30
         )
         [notification] = notifications.notify_booking_created(booking)
+    # The commit hands the ids to the background publisher, which meets the dead broker.
+    assert notifications.publisher_flush(timeout=10)
     assert Booking.objects.filter(pk=booking.pk, status="approved").exists()
     notification.refresh_from_db()
     assert notification.sent_at is None
