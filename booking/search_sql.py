@@ -92,7 +92,7 @@ blk AS MATERIALIZED (
     -- a new booking's own buffers must clear existing blocks too: widen them by the buffer;
     -- per candidate by the btree (resource, block_end) INCLUDE (block_start) of the active
     -- statuses (migration 0011), an index-only read from the window's start on
-    SELECT c.id AS resource_id, k.s, k.e, k.next_s, k.first
+    SELECT c.id AS resource_id, c.lo, c.hi, k.s, k.e, k.next_s, k.first
     FROM cand c
     LEFT JOIN LATERAL (
         SELECT k.block_start - c.buf AS s, k.block_end + c.buf AS e,
@@ -104,18 +104,21 @@ blk AS MATERIALIZED (
     ) k ON true
 ),
 gaps AS (
-    SELECT resource_id, e AS gs, coalesce(next_s, 'infinity') AS ge
-    FROM blk WHERE e < coalesce(next_s, 'infinity')
-    UNION ALL
-    -- before the first block, or all the time for a candidate without any
-    SELECT resource_id, '-infinity', coalesce(s, 'infinity') FROM blk WHERE first IS NOT FALSE
+    -- the free stretches of [lo, hi): after each block, and before the first one (all of [lo, hi)
+    -- for a candidate without any); clipping these, not every opening range, to the notice and
+    -- the horizon
+    SELECT * FROM (
+        SELECT resource_id, greatest(e, lo) AS gs, least(next_s, hi) AS ge FROM blk WHERE e IS NOT NULL
+        UNION ALL
+        SELECT resource_id, lo, least(s, hi) FROM blk WHERE first IS NOT FALSE
+    ) g
+    WHERE gs < ge
 ),
 opened AS (
     -- OFFSET 0: a and b computed once per range (a subquery scan), not again in every comparison
-    -- of the join below, and without writing the ranges out as a materialised CTE would
+    -- of the join below
     SELECT * FROM (
-        SELECT c.id, c.travel, c.need,
-               greatest({open_start}, c.lo) AS a, least({open_end}, c.hi) AS b
+        SELECT c.id, c.travel, c.need, {open_start} AS a, {open_end} AS b
         FROM cand c
         -- per candidate by index (OFFSET 0 keeps it so), not a hash of the whole city's hours
         JOIN LATERAL (
@@ -186,9 +189,14 @@ res AS (
 )"""
 
 # One statement answers a page and the count: `res` is materialised once (referenced twice). The
-# page offset may depend on the count (`?page=last`): NULL offset = the last page.
+# page offset may depend on the count (`?page=last`): NULL offset = the last page. A page in the
+# second half is the top of the descending order (re-sorted): the last page costs a sort of its
+# own rows, not of the whole answer (the order is total: no two pieces of a resource share a start).
 PAGE = """
 SELECT t.n, p.* FROM (SELECT count(*) AS n FROM res) t
+CROSS JOIN LATERAL (
+    SELECT coalesce(%(offset)s::bigint, greatest((t.n - 1) / %(limit)s::bigint * %(limit)s::bigint, 0)) AS off
+) o
 LEFT JOIN LATERAL (
     SELECT (extract(epoch FROM q.start) * 1000000)::bigint AS start_us,
            (extract(epoch FROM q."end") * 1000000)::bigint AS end_us, q.travel,
@@ -196,9 +204,14 @@ LEFT JOIN LATERAL (
            r.min_minutes, r.max_minutes, r.min_notice_hours, r.max_advance_days, r.county_advance_days,
            s.latitude, s.longitude
     FROM (
-        SELECT * FROM res ORDER BY start, coalesce(travel, 0), id
-        OFFSET coalesce(%(offset)s::bigint, greatest((t.n - 1) / %(limit)s::bigint * %(limit)s::bigint, 0))
-        LIMIT %(limit)s::bigint
+        (SELECT * FROM res WHERE o.off * 2 <= t.n
+         ORDER BY start, coalesce(travel, 0), id
+         OFFSET o.off LIMIT %(limit)s::bigint)
+        UNION ALL
+        (SELECT * FROM res WHERE o.off * 2 > t.n
+         ORDER BY start DESC, coalesce(travel, 0) DESC, id DESC
+         OFFSET greatest(t.n - o.off - %(limit)s::bigint, 0)
+         LIMIT greatest(least(%(limit)s::bigint, t.n - o.off), 0))
     ) q
     JOIN equipment_resource r ON r.id = q.id
     JOIN schools_school s ON s.id = r.school_id
