@@ -415,16 +415,28 @@ class SearchResults(Sequence):
         from .selectors import Candidate, SearchResult
 
         params = self.params | {"offset": offset, "limit": limit}
-        outer = connection.in_atomic_block
-        with transaction.atomic(), connection.cursor() as cursor:
-            if outer:
-                cursor.execute(SAVE)
-                saved = cursor.fetchone()
-            cursor.execute(SESSION, [str(int(settings.SEARCH_STATEMENT_TIMEOUT_MS))])
-            cursor.execute(self.sql + PAGE, params)
-            rows = cursor.fetchall()
-            if outer:  # SET LOCAL outlives a savepoint: give the caller's transaction its settings back
-                cursor.execute(RESTORE, saved)
+        timeout = str(int(settings.SEARCH_STATEMENT_TIMEOUT_MS))
+        if connection.get_autocommit() and not connection.in_atomic_block:
+            # One round trip: statements sent together run as one implicit transaction, so the
+            # settings are local to it (no BEGIN, no COMMIT).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    SESSION.replace("%s", "%(statement_timeout)s") + ";\n" + self.sql + PAGE,
+                    params | {"statement_timeout": timeout},
+                )
+                cursor.nextset()
+                rows = cursor.fetchall()
+        else:
+            outer = connection.in_atomic_block
+            with transaction.atomic(), connection.cursor() as cursor:
+                if outer:
+                    cursor.execute(SAVE)
+                    saved = cursor.fetchone()
+                cursor.execute(SESSION, [timeout])
+                cursor.execute(self.sql + PAGE, params)
+                rows = cursor.fetchall()
+                if outer:  # SET LOCAL outlives a savepoint: give the caller's transaction its settings back
+                    cursor.execute(RESTORE, saved)
         self._count = rows[0][0]
         page = [r for r in rows if r[1] is not None]
         if offset is None:  # the last page

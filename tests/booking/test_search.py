@@ -5,6 +5,7 @@ import datetime as dt
 import math
 import random
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from booking import search_sql
+from booking.calendar import local_tz
 from booking.models import Booking, Closure, EquitySettings, HolidayYear, OfficialDay
 from booking.selectors import (
     SearchQuery,
@@ -301,6 +303,56 @@ def test_kit_buffer_longer_than_a_day_blocks_the_next_days(county_teacher):
     assert len(availability_search(user=county_teacher, query=free, now=NOW)) == 1
 
 
+@pytest.fixture
+def berlin(settings):
+    """A zone with summer time (from 02:00 on Sunday 30 March 2031); local_tz() is cached."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    local_tz.cache_clear()
+    yield
+    local_tz.cache_clear()
+
+
+def test_day_bases_fall_back_to_conversions_on_a_dst_change(berlin):
+    """A day whose UTC offset changes has no single midnight to add local times to: then every
+    local time is converted on its own."""
+    saturday, sunday = dt.date(2031, 3, 29), dt.date(2031, 3, 30)
+    assert search_sql.day_bases([saturday]) == [dt.datetime(2031, 3, 28, 23, tzinfo=dt.UTC)]
+    assert search_sql.day_bases([saturday, sunday]) is None
+    assert search_sql.local_clock("h.start", None) == "((d.day + h.start) AT TIME ZONE %(tz)s)"
+
+
+@postgres_only
+@pytest.mark.parametrize("periods", [None, (1, 2)])
+def test_sql_gives_the_python_answer_across_a_dst_change(berlin, county_teacher, periods):
+    load_calendar()
+    lab = ResourceFactory(
+        hours=[(d, t(8), t(17)) for d in range(7)], min_notice_hours=0, max_advance_days=60, min_minutes=0
+    )
+    start = dt.datetime(2031, 3, 30, 10, tzinfo=ZoneInfo("Europe/Berlin"))
+    Booking.objects.create(
+        resource=lab,
+        school=county_teacher.school,
+        booked_by=county_teacher,
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        block_start=start,
+        block_end=start + dt.timedelta(hours=1),
+        class_size=20,
+        status="approved",
+        check_in_code="ABC123",
+    )
+    query = SearchQuery(date_from=dt.date(2031, 3, 28), date_to=dt.date(2031, 3, 31), periods=periods)
+    expected = key(availability_search_python(user=county_teacher, query=query, now=NOW))
+    assert key(availability_search(user=county_teacher, query=query, now=NOW)) == expected
+    starts = {r[1].astimezone(dt.UTC) for r in expected}
+    if periods is None:  # 08:00 in Berlin: 07:00 UTC in winter, 06:00 UTC from the Sunday on
+        assert dt.datetime(2031, 3, 29, 7, tzinfo=dt.UTC) in starts
+        assert dt.datetime(2031, 3, 30, 6, tzinfo=dt.UTC) in starts
+        assert dt.datetime(2031, 3, 30, 9, tzinfo=dt.UTC) in starts  # after the booking
+    else:
+        assert len(expected) == 4
+
+
 # --- pagination ------------------------------------------------------------------------------
 
 
@@ -354,6 +406,31 @@ def test_count_and_page_come_from_one_statement(county_teacher, many_slots):
             page = results[start:end]
         assert len(page) == end - start
         assert sum("WITH cand" in q["sql"] for q in ctx.captured_queries) == 1, number
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_one_round_trip_gives_the_pages(county_teacher, many_slots):
+    """The API runs in autocommit: the settings and the statement go in one round trip (one implicit
+    transaction); the pages are the Python answer's, and the settings end with the statement."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('statement_timeout')")
+        before = cursor.fetchone()
+    now = timezone.now()
+    full = key(availability_search_python(user=county_teacher, query=many_slots, now=now))
+    assert connection.get_autocommit()
+    assert not connection.in_atomic_block
+    results = availability_search(user=county_teacher, query=many_slots, now=now)
+    results.expect_page(50, "last")
+    last_start = (len(full) - 1) // 50 * 50
+    with CaptureQueriesContext(connection) as ctx:
+        assert results.count() == len(full)
+        assert key(results[last_start : len(full)]) == full[last_start:]
+    assert len(ctx.captured_queries) == 1
+    assert key(results[0:37]) == full[:37]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('statement_timeout')")
+        assert cursor.fetchone() == before
 
 
 def test_api_pages_concatenate_to_the_full_answer(county_teacher, many_slots):
@@ -472,7 +549,14 @@ def test_the_search_is_throttled_per_user(county_teacher):
 
 
 @pytest.mark.postgres  # statement_timeout is PostgreSQL's
-def test_a_search_past_its_statement_timeout_is_503_busy(county_teacher, settings):
+@pytest.mark.parametrize(
+    "db_mode",
+    [
+        pytest.param("atomic", marks=pytest.mark.django_db),
+        pytest.param("autocommit", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_a_search_past_its_statement_timeout_is_503_busy(county_teacher, settings, db_mode):
     """The search's statement runs under a timeout on PostgreSQL; running past it is a 503 that
     may be retried, not a 500."""
     for _ in range(60):
