@@ -315,7 +315,7 @@ class _Publisher:
     one Celery message cost about as much CPU as the rest of a booking). Ids still queued when a
     process dies are not lost: the rows are in the database and the sweeper delivers them."""
 
-    LINGER = 0.005  # seconds to wait for more ids after the first: bursts batch, e-mail hardly waits
+    LINGER = 0.05  # seconds to wait for more ids after the first: bursts batch, e-mail hardly waits
 
     def __init__(self) -> None:
         self._reset()

@@ -23,7 +23,7 @@ from django.db.models import DurationField, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.db import sqlstate
+from config.db import fetch_prepared, sqlstate
 from config.exceptions import busy_error
 from equipment.models import Resource
 from schools.models import ClassPeriod, School, TeacherQualification, User
@@ -316,9 +316,8 @@ def _lock_and_read_postgres(actor: User, resource_pk: int, day: dt.date) -> _Loc
         "resource": resource_pk, "day": day, "year": day.year, "user": actor.pk, "requester": actor.school_id,
         "sequence": _booking_id_sequence(),
     }  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_and_read_sql(), params)
-        row = cursor.fetchone()
+    rows = fetch_prepared(_lock_and_read_sql(), params)
+    row = rows[0] if rows else None
     if row is None:
         raise Resource.DoesNotExist("Resource matching query does not exist.")
     r_fields = [f.attname for f in Resource._meta.concrete_fields]
@@ -424,9 +423,7 @@ def _insert_booking_postgres(booking: Booking, event: BookingEvent, rows: list) 
     params += _insert_values(event, with_pk=False)
     for n in rows:
         params += _insert_values(n, with_pk=False)
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_booking_sql(len(rows)), params)
-        written, ids = cursor.fetchone()
+    [(written, ids)] = fetch_prepared(_insert_booking_sql(len(rows)), params)
     if not written:
         return False
     by_key = dict(reversed(text.split(" ", 1)) for text in ids)

@@ -196,7 +196,7 @@ def test_the_background_publisher_sends_what_queued_together_as_one_message(monk
     monkeypatch.setattr(notifications, "enqueue_delivery", slow_enqueue)
     publisher = notifications._Publisher()
     publisher.put([1])
-    time.sleep(0.05)
+    time.sleep(publisher.LINGER + 0.1)  # the first batch has been taken
     publisher.put([2, 3])
     publisher.put([4])
     gate.set()
