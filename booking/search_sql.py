@@ -115,21 +115,20 @@ gaps AS (
     WHERE gs < ge
 ),
 opened AS (
-    -- OFFSET 0: a and b computed once per range (a subquery scan), not again in every comparison
-    -- of the join below
-    SELECT * FROM (
-        SELECT c.id, c.travel, c.need, {open_start} AS a, {open_end} AS b
-        FROM cand c
-        -- per candidate by index (OFFSET 0 keeps it so), not a hash of the whole city's hours
-        JOIN LATERAL (
-            SELECT h.weekday, h.start, h."end" FROM equipment_openinghours h
-            WHERE h.resource_id = c.id OFFSET 0
-        ) h ON true
+    -- per candidate by index (OFFSET 0 keeps it so), not a hash of the whole city's hours; a and b
+    -- computed once per range in the subquery, not again in every comparison of the join below
+    SELECT c.id, c.travel, c.need, h.a, h.b
+    FROM cand c
+    JOIN LATERAL (
+        SELECT {open_start} AS a, {open_end} AS b
+        FROM equipment_openinghours h
         JOIN days d ON d.weekday = h.weekday
-        {closed}
-    ) o
+        WHERE h.resource_id = c.id {closed_and}
+        OFFSET 0
+    ) h
     -- a range shorter than the asked length holds no piece of it
-    WHERE a < b AND a + need <= b
+    ON h.a < h.b AND h.a + c.need <= h.b
+    -- and read once per candidate, whatever the join below makes of the estimates
     OFFSET 0
 ),
 res AS (
