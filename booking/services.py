@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import operator
 import secrets
 import time
 from collections.abc import Callable
@@ -374,9 +375,35 @@ def _fields(model, with_pk: bool) -> list:
     return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
 
 
+# Field types whose Python value psycopg writes as Django would (get_db_prep_save returns it as it
+# is on PostgreSQL); any other type goes through get_db_prep_save.
+_PLAIN_TYPES = frozenset(
+    {"AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "DateTimeField",
+     "ForeignKey", "IntegerField", "PositiveIntegerField", "TextField"}
+)  # fmt: skip
+
+
+@functools.cache
+def _writers(model, with_pk: bool) -> tuple:
+    out = []
+    for f in _fields(model, with_pk):
+        automatic = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        if f.get_internal_type() in _PLAIN_TYPES and not automatic:
+            out.append(operator.attrgetter(f.attname))
+        else:
+            out.append(_through_django(f))
+    return tuple(out)
+
+
+def _through_django(field):
+    return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+
 def _insert_values(obj, *, with_pk: bool) -> list:
-    """A new instance's row as its INSERT would write it (defaults, auto_now, foreign key ids)."""
-    return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in _fields(type(obj), with_pk)]
+    """A new instance's row as its INSERT would write it (defaults, auto_now, foreign key ids).
+    The booking path writes three rows per booking: the generic get_db_prep_save for every field
+    was a sixth of its Python CPU."""
+    return [write(obj) for write in _writers(type(obj), with_pk)]
 
 
 @functools.cache
