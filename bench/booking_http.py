@@ -12,7 +12,8 @@ the start; --no-redis: in-process cache, eager Celery). 32 concurrent clients (t
 http.client, one connection and one API token each) post random 45-minute requests over the next
 10 working days on 8 resources (most collide) and on 200 resources: first to the engine (POST
 /api/v1/bookings/: DRF, token auth, throttle, serializer, booking_create, the answer), then the
-same request list to bench/bare/ (one INSERT ... SELECT, the exclusion violation -> 409). The
+same request list to bench/bare/ (one INSERT ... SELECT, the exclusion violation -> 409), and to
+bench/bare-prepared/ (that INSERT as a server-side prepared statement; the goal is against bare/). The
 table is truncated before every run; afterwards one SQL query counts overlapping active bookings
 (must be 0). The server is stopped at the end, also on failure or Ctrl-C. Then (--breakdown N) a
 process with the server's environment sends N requests of each kind through config.wsgi.application
@@ -48,6 +49,8 @@ from bench import common, runner
 GOAL_RATIO = 0.5
 ENGINE = "/api/v1/bookings/"
 BARE = "/bench/bare/"
+BARE_PREPARED = "/bench/bare-prepared/"
+ENDPOINTS = (("engine", ENGINE), ("bare", BARE), ("bare prepared", BARE_PREPARED))
 
 
 def free_port() -> int:
@@ -382,7 +385,7 @@ def breakdown(fixture, url: str, redis: str, n: int, resources: list[int], seed:
 def warm_up(fixture, port, clients, admin) -> None:
     """A few requests of each kind so every worker has imported, connected and resolved URLs."""
     requests = common.booking_requests(fixture["resources"], n=clients * 4, days=3, seed=12345)
-    for path in (ENGINE, BARE):
+    for _endpoint, path in ENDPOINTS:
         runner.run("threads", clients, len(requests), client(fixture, requests, port, path))
     common.reset_bookings(admin)
 
@@ -463,7 +466,7 @@ def main() -> None:
             requests = common.booking_requests(
                 resources, n=options.requests, days=options.days, seed=options.seed + count
             )
-            for endpoint, path in (("engine", ENGINE), ("bare", BARE)):
+            for endpoint, path in ENDPOINTS:
                 busy = common.wait_for_quiet(options.quiet_wait) if options.quiet_wait else common.cpu_busy()
                 r = one_run(
                     endpoint,
@@ -514,12 +517,17 @@ def main() -> None:
     for count in counts:
         eng = next(r for r in runs if (r["endpoint"], r["resources"]) == ("engine", count))
         bare = next(r for r in runs if (r["endpoint"], r["resources"]) == ("bare", count))
+        prepared = next(r for r in runs if (r["endpoint"], r["resources"]) == ("bare prepared", count))
         ratio = eng["accepted_per_s"] / bare["accepted_per_s"] if bare["accepted_per_s"] else 0.0
         verdicts.append(
             {
                 "resources": count,
                 "ratio_accepted_per_s": round(ratio, 3),
                 "ratio_requests_per_s": round(eng["requests_per_s"] / bare["requests_per_s"], 3),
+                "ratio_to_prepared_bare_accepted_per_s": round(
+                    eng["accepted_per_s"] / prepared["accepted_per_s"] if prepared["accepted_per_s"] else 0.0,
+                    3,
+                ),
                 "met": ratio >= GOAL_RATIO and eng["overlaps"] == 0 and bare["overlaps"] == 0,
             }
         )
@@ -574,6 +582,7 @@ def main() -> None:
                 "engine/bare accepted/s",
                 "engine/bare requests/s",
                 f"goal >= {GOAL_RATIO}, 0 overlaps",
+                "engine/bare prepared accepted/s",
             ],
             [
                 [
@@ -581,6 +590,7 @@ def main() -> None:
                     v["ratio_accepted_per_s"],
                     v["ratio_requests_per_s"],
                     "met" if v["met"] else "NOT met",
+                    v["ratio_to_prepared_bare_accepted_per_s"],
                 ]
                 for v in verdicts
             ],
