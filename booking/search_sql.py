@@ -415,9 +415,11 @@ class SearchResults(Sequence):
 
         params = self.params | {"offset": offset, "limit": limit}
         timeout = str(int(settings.SEARCH_STATEMENT_TIMEOUT_MS))
-        if connection.get_autocommit() and not connection.in_atomic_block:
+        client_side = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+        if client_side and connection.get_autocommit() and not connection.in_atomic_block:
             # One round trip: statements sent together run as one implicit transaction, so the
-            # settings are local to it (no BEGIN, no COMMIT).
+            # settings are local to it (no BEGIN, no COMMIT). Server-side binding would refuse two
+            # statements in one query.
             with connection.cursor() as cursor:
                 cursor.execute(
                     SESSION.replace("%s", "%(statement_timeout)s") + ";\n" + self.sql + PAGE,
