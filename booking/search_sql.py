@@ -86,7 +86,7 @@ days AS (
 # constraint), so in the order of their starts each one's gap runs from its end to the next one's
 # start; the index gives them in that order (no sort), the gap before the first comes once per
 # candidate. A hash join of the ranges with their resource's gaps replaces the per-range multirange
-# difference (range_agg, minus, unnest: 40 % more CPU on the city benchmark).
+# difference (range_agg, minus, unnest: "all labs" of the city benchmark took 1.5x as long).
 DURATION = """,
 blk AS MATERIALIZED (
     -- a new booking's own buffers must clear existing blocks too: widen them by the buffer;
