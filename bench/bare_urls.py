@@ -22,7 +22,6 @@ from django.http import HttpResponseNotAllowed, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from config.db import fetch_prepared
 from config.urls import urlpatterns as app_urlpatterns
 
 INSERT = """
@@ -48,6 +47,8 @@ INSERT_POSITIONAL = re.sub(r"%\((\w+)\)s", "%s", INSERT)
 
 def _run(params: dict, prepared: bool):
     if prepared:
+        from config.db import fetch_prepared  # here: bench/bare/ also runs on code from before it
+
         rows = fetch_prepared(INSERT_POSITIONAL, [params[name] for name in _NAMES])
         return rows[0] if rows else None
     with connection.cursor() as cursor:

@@ -50,7 +50,7 @@ GOAL_RATIO = 0.5
 ENGINE = "/api/v1/bookings/"
 BARE = "/bench/bare/"
 BARE_PREPARED = "/bench/bare-prepared/"
-ENDPOINTS = (("engine", ENGINE), ("bare", BARE), ("bare prepared", BARE_PREPARED))
+ENDPOINTS = {"engine": ENGINE, "bare": BARE, "bare prepared": BARE_PREPARED}
 
 
 def free_port() -> int:
@@ -250,21 +250,33 @@ def one_run(endpoint, path, mode, clients, fixture, requests, port, admin, resou
 
 
 # The request path's parts, CPU per request inside one process (inclusive; "other" is the rest).
+# Each part: the functions timed for it (those the measured code has; the second of a pair is how
+# the code before the lean path did the same, for a before/after run of this script).
 BREAKDOWN_PARTS = (
     (
         "authentication (token, user, school, district)",
-        "rest_framework.views",
-        "APIView",
-        "perform_authentication",
+        [("rest_framework.views", "APIView", "perform_authentication")],
     ),
-    ("throttle (Redis)", "rest_framework.views", "APIView", "check_throttles"),
-    ("permissions", "rest_framework.views", "APIView", "check_permissions"),
-    ("content negotiation", "rest_framework.views", "APIView", "perform_content_negotiation"),
-    ("parsing the JSON body", "rest_framework.request", "Request", "_load_data_and_files"),
-    ("reading the request's fields", "booking.api.views", None, "booking_input_by_time"),
-    ("booking_create (the service)", "booking.services", None, "booking_create"),
-    ("writing the answer", "booking.api.views", None, "booking_output"),
-    ("rendering JSON", "rest_framework.renderers", "JSONRenderer", "render"),
+    ("throttle (Redis)", [("rest_framework.views", "APIView", "check_throttles")]),
+    ("permissions", [("rest_framework.views", "APIView", "check_permissions")]),
+    ("content negotiation", [("rest_framework.views", "APIView", "perform_content_negotiation")]),
+    ("parsing the JSON body", [("rest_framework.request", "Request", "_load_data_and_files")]),
+    (
+        "reading the request's fields",
+        [
+            ("booking.api.views", None, "booking_input_by_time"),
+            ("rest_framework.serializers", "Serializer", "is_valid"),  # with the resource query
+        ],
+    ),
+    ("booking_create (the service)", [("booking.services", None, "booking_create")]),
+    (
+        "writing the answer",
+        [
+            ("booking.api.views", None, "booking_output"),
+            ("rest_framework.serializers", "Serializer", "to_representation"),
+        ],
+    ),
+    ("rendering JSON", [("rest_framework.renderers", "JSONRenderer", "render")]),
 )
 
 
@@ -297,10 +309,12 @@ def breakdown_child(spec_path: str) -> None:
 
         return wrapper
 
-    for label, module, cls, name in BREAKDOWN_PARTS:
-        owner = importlib.import_module(module)
-        owner = getattr(owner, cls) if cls else owner
-        setattr(owner, name, timed(label, getattr(owner, name)))
+    for label, targets in BREAKDOWN_PARTS:
+        for module, cls, name in targets:
+            owner = importlib.import_module(module)
+            owner = getattr(owner, cls) if cls else owner
+            if hasattr(owner, name):
+                setattr(owner, name, timed(label, getattr(owner, name)))
 
     def post(path, token, body):
         raw = body.encode()
@@ -339,7 +353,7 @@ def breakdown_child(spec_path: str) -> None:
             time.sleep(1)  # let other threads finish what the last requests handed them
             thread, total = time.thread_time() - t0, time.process_time() - p0
         n = len(spec["requests"])
-        parts = {label: round(1000 * spent[label] / n, 3) for label, *_ in BREAKDOWN_PARTS}
+        parts = {label: round(1000 * spent[label] / n, 3) for label, _targets in BREAKDOWN_PARTS}
         parts["other (WSGI, middleware, URL resolution, DRF's dispatch, view)"] = round(
             1000 * thread / n - sum(parts.values()), 3
         )
@@ -382,10 +396,10 @@ def breakdown(fixture, url: str, redis: str, n: int, resources: list[int], seed:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def warm_up(fixture, port, clients, admin) -> None:
+def warm_up(fixture, port, clients, admin, endpoints: dict) -> None:
     """A few requests of each kind so every worker has imported, connected and resolved URLs."""
     requests = common.booking_requests(fixture["resources"], n=clients * 4, days=3, seed=12345)
-    for _endpoint, path in ENDPOINTS:
+    for path in endpoints.values():
         runner.run("threads", clients, len(requests), client(fixture, requests, port, path))
     common.reset_bookings(admin)
 
@@ -425,7 +439,15 @@ def main() -> None:
         default=30,
         help="before each run, wait up to this many s for other work to stop (0: no wait)",
     )
+    parser.add_argument(
+        "--no-bare-prepared",
+        action="store_true",
+        help="leave out bench/bare-prepared/ (code without fetch_prepared)",
+    )
     options = parser.parse_args()
+    endpoints = {
+        k: v for k, v in ENDPOINTS.items() if not (options.no_bare_prepared and k == "bare prepared")
+    }
     if options.breakdown_child:
         breakdown_child(options.breakdown_child)
         return
@@ -460,13 +482,13 @@ def main() -> None:
     try:
         server.wait_ready()
         print(f"gunicorn: {' '.join(server.command[1:])} (log {server.log.name})", flush=True)
-        warm_up(fixture, port, options.clients, admin)
+        warm_up(fixture, port, options.clients, admin, endpoints)
         for count in counts:
             resources = fixture["resources"][:count]
             requests = common.booking_requests(
                 resources, n=options.requests, days=options.days, seed=options.seed + count
             )
-            for endpoint, path in ENDPOINTS:
+            for endpoint, path in endpoints.items():
                 busy = common.wait_for_quiet(options.quiet_wait) if options.quiet_wait else common.cpu_busy()
                 r = one_run(
                     endpoint,
@@ -517,7 +539,10 @@ def main() -> None:
     for count in counts:
         eng = next(r for r in runs if (r["endpoint"], r["resources"]) == ("engine", count))
         bare = next(r for r in runs if (r["endpoint"], r["resources"]) == ("bare", count))
-        prepared = next(r for r in runs if (r["endpoint"], r["resources"]) == ("bare prepared", count))
+        prepared = next(
+            (r for r in runs if (r["endpoint"], r["resources"]) == ("bare prepared", count)),
+            {"accepted_per_s": 0},
+        )
         ratio = eng["accepted_per_s"] / bare["accepted_per_s"] if bare["accepted_per_s"] else 0.0
         verdicts.append(
             {
