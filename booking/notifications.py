@@ -169,7 +169,11 @@ def render_pending(rows: Iterable[Notification]) -> None:
                 subject = body = str(Kind(n.kind).label)
             else:
                 base = {**_booking_context(booking), "status": BookingStatus(DEFERRED_STATUS[n.kind]).label}
-                subject, body = _render(n.kind, users.get(n.recipient_id), base, {})
+                try:
+                    subject, body = _render(n.kind, users.get(n.recipient_id), base, {})
+                except Exception:  # one broken row must not break a user's whole list
+                    logger.exception("Rendering notification %s failed", n.pk)
+                    continue
         Notification.objects.filter(pk=n.pk, subject="").update(subject=subject, body=body)
         n.subject, n.body = subject, body
 
@@ -329,7 +333,7 @@ class _Publisher:
     def put(self, ids: Sequence[int]) -> None:
         with self._cv:
             self._queue.extend(ids)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="notification-publisher", daemon=True)
                 self._thread.start()
             self._cv.notify_all()
@@ -453,7 +457,8 @@ def booking_created_rows(booking: Booking, *, languages: dict[int, str] | None =
 def enqueue_after_commit(notifications: Sequence[Notification]) -> None:
     unsent = [n.pk for n in notifications if n.sent_at is None]
     if unsent:
-        transaction.on_commit(partial(publish, unsent))
+        # robust: the commit has happened; a failure to hand over is the sweeper's, not a 500.
+        transaction.on_commit(partial(publish, unsent), robust=True)
 
 
 def notify_booking_created(

@@ -24,7 +24,7 @@ from django.db.models import DurationField, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.db import fetch_prepared, sqlstate
+from config.db import STALE_PREPARED, fetch_prepared, sqlstate
 from config.exceptions import busy_error
 from equipment.models import Resource
 from schools.models import ClassPeriod, School, TeacherQualification, User
@@ -85,6 +85,12 @@ def with_retries(fn: Callable[[], T]) -> T:
                 continue
             if state in RETRYABLE or locked:
                 raise busy_error() from None
+            raise
+        except DatabaseError as exc:
+            # A migration changed a table under a prepared statement: the rollback made psycopg
+            # forget its statements, the next attempt prepares them afresh (config.db).
+            if sqlstate(exc) in STALE_PREPARED and attempt < attempts:
+                continue
             raise
     raise AssertionError("unreachable")
 
@@ -376,10 +382,11 @@ def _fields(model, with_pk: bool) -> list:
 
 
 # Field types whose Python value psycopg writes as Django would (get_db_prep_save returns it as it
-# is on PostgreSQL); any other type goes through get_db_prep_save.
+# is on PostgreSQL); any other type goes through get_db_prep_save (datetimes too: a naive one is
+# read in the current time zone there, with a warning).
 _PLAIN_TYPES = frozenset(
-    {"AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "DateTimeField",
-     "ForeignKey", "IntegerField", "PositiveIntegerField", "TextField"}
+    {"AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "ForeignKey",
+     "IntegerField", "PositiveIntegerField", "TextField"}
 )  # fmt: skip
 
 
@@ -397,6 +404,10 @@ def _writers(model, with_pk: bool) -> tuple:
 
 def _through_django(field):
     return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+
+def _cast(field) -> str:
+    return "varchar" if field.get_internal_type() == "CharField" else field.cast_db_type(connection)
 
 
 def _insert_values(obj, *, with_pk: bool) -> list:
@@ -417,7 +428,9 @@ def _insert_booking_sql(notifications_count: int) -> str:
     def row(model, with_pk: bool = False):
         fields = _fields(model, with_pk)
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        values = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+        # Cast to the type without its length: varchar(500) would cut a longer value silently,
+        # plain varchar leaves the column to refuse it, as an ORM INSERT does.
+        values = ", ".join(f"%s::{_cast(f)}" for f in fields)
         return connection.ops.quote_name(model._meta.db_table), columns, values
 
     active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
@@ -513,116 +526,128 @@ def booking_create(
     day = start.astimezone(local_tz()).date()
 
     def attempt() -> Booking:
+        if not postgres or connection.in_atomic_block:
+            with transaction.atomic():
+                return decide_and_write()
         with transaction.atomic():
-            # One read that also locks: writers of one resource queue here, readers are not blocked.
-            # FOR NO KEY UPDATE OF the resource row only (the joined school and qualification stay
-            # unlocked: two schools booking each other's rooms must not deadlock), so the rules below
-            # see the resource as it is while the booking is written.
-            if postgres:
-                read = _lock_and_read_postgres(actor, resource_pk, day)
-                locked, facts = read.resource, read.facts
-                equity = read.equity or EquitySettings.current()
-                quota = equity.monthly_quota_hours if read.quota_override is None else read.quota_override
-                languages = {actor.pk: read.language or notifications.DEFAULT_LANGUAGE}
-            else:  # the ORM reads the rest where it is needed
-                locked = (
-                    Resource.objects.select_for_update(no_key=True, of=("self",))
-                    .select_related("school", "required_qualification")
-                    .order_by()
-                    .get(pk=resource_pk)
-                )
-                equity, facts, quota, languages = EquitySettings.current(), None, None, None
-            if placement:
-                # A kit's rotation placement (days, planned by the centre): classroom rules such as
-                # opening hours and lengths do not apply; the kit must be in service and the time free.
-                rules.check_range(start, end, now - dt.timedelta(days=1))
-                rules.check_resource_status(locked.status)
-            else:
-                check_booking_rules(
-                    actor=actor,
-                    resource=locked,
-                    start=start,
-                    end=end,
-                    class_size=class_size,
-                    now=now,
-                    equity=equity,
-                    facts=facts,
-                )
-            is_external = actor.school_id != locked.school_id
-            if is_external and not placement:
-                if quota is None:
-                    quota = quota_hours_for(actor.school, equity)
-                if quota:
-                    # Lock the requesting school (after the resource, always in this order): two
-                    # teachers of one school share its quota.
-                    list(School.objects.select_for_update(no_key=True).filter(pk=actor.school_id).order_by())
-                    rules.check_quota(
-                        used_minutes=external_minutes_in_month(actor.school_id, start),
-                        new_minutes=int((end - start).total_seconds() // 60),
-                        quota_hours=quota,
-                    )
-            block_start, block_end = rules.blocked_range(start, end, locked.transit_buffer_minutes)
-            if placement:
-                status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse
-            elif locked.requires_approval and is_external:
-                status = BookingStatus.PENDING
-            else:
-                status = BookingStatus.APPROVED
-            if hold_until is not None:
-                status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
-            booking = Booking(
-                pk=read.next_id if postgres else None,
+            try:
+                return decide_and_write()
+            except ValidationError as exc:
+                # Refused before anything was written (a rule, the quota, a committed overlap):
+                # the transaction ends with COMMIT, as good as a ROLLBACK here, which would make
+                # psycopg drop the connection's prepared statements for the next booking to
+                # prepare again. (Inside a caller's transaction it is rolled back to its savepoint.)
+                refused = exc
+        raise refused
+
+    def decide_and_write() -> Booking:
+        # One read that also locks: writers of one resource queue here, readers are not blocked.
+        # FOR NO KEY UPDATE OF the resource row only (the joined school and qualification stay
+        # unlocked: two schools booking each other's rooms must not deadlock), so the rules below
+        # see the resource as it is while the booking is written.
+        if postgres:
+            read = _lock_and_read_postgres(actor, resource_pk, day)
+            locked, facts = read.resource, read.facts
+            equity = read.equity or EquitySettings.current()
+            quota = equity.monthly_quota_hours if read.quota_override is None else read.quota_override
+            languages = {actor.pk: read.language or notifications.DEFAULT_LANGUAGE}
+        else:  # the ORM reads the rest where it is needed
+            locked = (
+                Resource.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("school", "required_qualification")
+                .order_by()
+                .get(pk=resource_pk)
+            )
+            equity, facts, quota, languages = EquitySettings.current(), None, None, None
+        if placement:
+            # A kit's rotation placement (days, planned by the centre): classroom rules such as
+            # opening hours and lengths do not apply; the kit must be in service and the time free.
+            rules.check_range(start, end, now - dt.timedelta(days=1))
+            rules.check_resource_status(locked.status)
+        else:
+            check_booking_rules(
+                actor=actor,
                 resource=locked,
-                school=actor.school,
-                booked_by=actor,
                 start=start,
                 end=end,
-                block_start=block_start,
-                block_end=block_end,
                 class_size=class_size,
-                purpose=purpose,
-                periods=periods,
-                status=status,
-                is_external=is_external,
-                check_in_code=secrets.token_hex(3).upper(),
-                series=series,
-                hold_until=hold_until,
+                now=now,
+                equity=equity,
+                facts=facts,
             )
-            # The committed bookings decide at once, without waiting. SQLite: the IMMEDIATE
-            # transaction serialises writers, so this cannot race. PostgreSQL: the exclusion
-            # constraint is the guard (23P01 -> `conflict`), but an INSERT that meets an overlapping
-            # booking whose cancellation is not yet committed waits for that transaction, and a
-            # cancellation offering the freed slot to the waitlist then waits for this resource
-            # row: a deadlock. Reading the overlap as it is now answers 409 instead (on PostgreSQL
-            # inside the INSERT statement itself, see _insert_booking_sql).
-            # A waitlist offer is told by waitlist_offer_freed, not as a new booking.
-            if postgres:
-                event = BookingEvent(
-                    booking=booking, actor=actor, from_status="", to_status=status, reason="", at=now
+        is_external = actor.school_id != locked.school_id
+        if is_external and not placement:
+            if quota is None:
+                quota = quota_hours_for(actor.school, equity)
+            if quota:
+                # Lock the requesting school (after the resource, always in this order): two
+                # teachers of one school share its quota.
+                list(School.objects.select_for_update(no_key=True).filter(pk=actor.school_id).order_by())
+                rules.check_quota(
+                    used_minutes=external_minutes_in_month(actor.school_id, start),
+                    new_minutes=int((end - start).total_seconds() // 60),
+                    quota_hours=quota,
                 )
-                rows = (
-                    notifications.booking_created_rows(booking, languages=languages)
-                    if hold_until is None
-                    else []
-                )
-                if not _insert_booking_postgres(booking, event, rows):
-                    raise conflict_error()
-                _usage_changed(start, end)
-                notifications.enqueue_after_commit(rows)
-                return booking
-            clash = Booking.objects.filter(
-                resource_id=resource_pk,
-                status__in=ACTIVE_STATUSES,
-                block_start__lt=block_end,
-                block_end__gt=block_start,
-            ).exists()
-            if clash:
+        block_start, block_end = rules.blocked_range(start, end, locked.transit_buffer_minutes)
+        if placement:
+            status = BookingStatus.APPROVED  # the centre planned it; the owner cannot refuse
+        elif locked.requires_approval and is_external:
+            status = BookingStatus.PENDING
+        else:
+            status = BookingStatus.APPROVED
+        if hold_until is not None:
+            status = BookingStatus.HELD  # a waitlist offer: the slot waits for the teacher's answer
+        booking = Booking(
+            pk=read.next_id if postgres else None,
+            resource=locked,
+            school=actor.school,
+            booked_by=actor,
+            start=start,
+            end=end,
+            block_start=block_start,
+            block_end=block_end,
+            class_size=class_size,
+            purpose=purpose,
+            periods=periods,
+            status=status,
+            is_external=is_external,
+            check_in_code=secrets.token_hex(3).upper(),
+            series=series,
+            hold_until=hold_until,
+        )
+        # The committed bookings decide at once, without waiting. SQLite: the IMMEDIATE
+        # transaction serialises writers, so this cannot race. PostgreSQL: the exclusion
+        # constraint is the guard (23P01 -> `conflict`), but an INSERT that meets an overlapping
+        # booking whose cancellation is not yet committed waits for that transaction, and a
+        # cancellation offering the freed slot to the waitlist then waits for this resource
+        # row: a deadlock. Reading the overlap as it is now answers 409 instead (on PostgreSQL
+        # inside the INSERT statement itself, see _insert_booking_sql).
+        # A waitlist offer is told by waitlist_offer_freed, not as a new booking.
+        if postgres:
+            event = BookingEvent(
+                booking=booking, actor=actor, from_status="", to_status=status, reason="", at=now
+            )
+            rows = (
+                notifications.booking_created_rows(booking, languages=languages) if hold_until is None else []
+            )
+            if not _insert_booking_postgres(booking, event, rows):
                 raise conflict_error()
-            booking.save(force_insert=True)
-            _record(booking, actor=actor, from_status="", to_status=status, reason="", at=now)
-            if hold_until is None:
-                notifications.notify_booking_created(booking, fresh=True, languages=languages)
+            _usage_changed(start, end)
+            notifications.enqueue_after_commit(rows)
             return booking
+        clash = Booking.objects.filter(
+            resource_id=resource_pk,
+            status__in=ACTIVE_STATUSES,
+            block_start__lt=block_end,
+            block_end__gt=block_start,
+        ).exists()
+        if clash:
+            raise conflict_error()
+        booking.save(force_insert=True)
+        _record(booking, actor=actor, from_status="", to_status=status, reason="", at=now)
+        if hold_until is None:
+            notifications.notify_booking_created(booking, fresh=True, languages=languages)
+        return booking
 
     return with_retries(attempt)
 

@@ -22,26 +22,62 @@ def id_in(field: str, ids: Collection[int]) -> Q:
     return Q(**{f"{field}__in": ids})
 
 
+# A prepared statement that no longer fits its tables (a migration changed a column under it:
+# "cached plan must not change result type"), or one the server no longer has.
+STALE_PREPARED = {"0A000", "26000"}
+
+
 def fetch_prepared(sql: str, params) -> list[tuple]:
     """Run a statement as a server-side prepared statement on Django's PostgreSQL connection,
     inside its current transaction, and return the rows. Django binds parameters client-side, so
-    PostgreSQL parses and plans every statement again; for the booking path's two statements that
+    PostgreSQL parses and plans every statement again; for the booking path's statements that
     cost more server CPU than running them (docs/benchmarks.md, booking service). psycopg keeps
-    the prepared statements per connection. Errors come out as Django's database errors."""
+    the prepared statements per connection. Errors come out as Django's database errors.
+
+    A stale prepared statement (STALE_PREPARED) outside a transaction closes the connection and
+    runs once more on a new one; inside a transaction the error rolls it back, which makes
+    psycopg forget its prepared statements, and the caller's retry (booking.services.with_retries)
+    prepares afresh."""
     import time
 
     import psycopg
 
+    # What Django's own cursor() checks first: a connection that failed its health check is
+    # replaced, a broken transaction or a connection shared across threads is refused.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    connection.validate_thread_sharing()
     raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's preparing off (its cursors bind client-side and never prepare);
-        # this lets explicit prepare=True work, and nothing else gets prepared automatically.
-        raw.prepare_threshold = 2**31 - 1
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall()
+    try:
+        rows = _run_prepared(raw, sql, params)
+    except psycopg.Error as exc:
+        if (
+            exc.sqlstate not in STALE_PREPARED
+            or connection.in_atomic_block
+            or not connection.get_autocommit()
+        ):
+            with connection.wrap_database_errors:
+                raise
+        connection.close()
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            rows = _run_prepared(connection.connection, sql, params)
     if connection.queries_logged:  # shown by CaptureQueriesContext and the debug toolbar like any query
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
+
+
+def _run_prepared(raw, sql: str, params) -> list[tuple]:
+    import psycopg
+
+    # Django keeps psycopg's preparing off (its cursors bind client-side and never prepare):
+    # allowed for this one statement only, so no other query lands in psycopg's cache.
+    raw.prepare_threshold = 2**31 - 1
+    try:
+        with psycopg.Cursor(raw) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall()
+    finally:
+        raw.prepare_threshold = None

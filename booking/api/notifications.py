@@ -18,6 +18,13 @@ from equipment.selectors import resource_list_for
 # --- serializers ----------------------------------------------------------------------------
 
 
+class NotificationListSerializer(serializers.ListSerializer):
+    def to_representation(self, data):
+        rows = list(data.all() if hasattr(data, "all") else data)
+        notifications.render_pending(rows)  # the page's unrendered rows in a few queries, not per row
+        return super().to_representation(rows)
+
+
 class NotificationOutputSerializer(serializers.ModelSerializer):
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
     unread = serializers.SerializerMethodField()
@@ -28,6 +35,7 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
             "id", "kind", "kind_display", "booking", "subject", "body", "created_at", "read_at", "unread",
             "sent_at", "emailed",
         ]  # fmt: skip
+        list_serializer_class = NotificationListSerializer
 
     def to_representation(self, instance: Notification):
         # A new booking's rows are rendered after its commit; read before delivery, render now.

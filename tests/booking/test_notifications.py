@@ -4,7 +4,6 @@ attachment, the sweeper, reminders, and the in-app API."""
 import datetime as dt
 import logging
 import threading
-import time
 
 import pytest
 from django.core import mail
@@ -187,8 +186,10 @@ def test_a_batch_delivers_each_notification_even_if_one_fails(county_teacher, la
 def test_the_background_publisher_sends_what_queued_together_as_one_message(monkeypatch):
     sent = []
     gate = threading.Event()
+    taken = threading.Event()
 
     def slow_enqueue(ids):
+        taken.set()
         gate.wait(5)  # the first publish is under way while more ids arrive
         sent.append(list(ids))
         return len(ids)
@@ -196,7 +197,7 @@ def test_the_background_publisher_sends_what_queued_together_as_one_message(monk
     monkeypatch.setattr(notifications, "enqueue_delivery", slow_enqueue)
     publisher = notifications._Publisher()
     publisher.put([1])
-    time.sleep(publisher.LINGER + 0.1)  # the first batch has been taken
+    assert taken.wait(5)  # the first batch has been taken
     publisher.put([2, 3])
     publisher.put([4])
     gate.set()
@@ -600,3 +601,19 @@ def test_unknown_kinds_and_languages_are_a_400_naming_them(county_teacher):
     assert response.status_code == 400
     assert "language" in response.json()
     assert not NotificationPreference.objects.filter(user=county_teacher).exists()
+
+
+def test_a_page_of_unrendered_rows_is_rendered_without_a_read_per_row(county_teacher, lab, day):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for hour in range(8, 16):
+        book(county_teacher, lab, day, hour, hour + 1)  # no commit hooks: nothing delivered
+    assert Notification.objects.filter(recipient=county_teacher, subject="").count() == 8
+    with CaptureQueriesContext(connection) as ctx:
+        body = client_for(county_teacher).get("/api/v1/notifications/").json()
+    assert len(body["results"]) == 8
+    assert all(n["subject"] for n in body["results"])
+    booking_reads = [q for q in ctx.captured_queries if 'FROM "booking_booking"' in q["sql"]]
+    assert len(booking_reads) == 1
+    assert Notification.objects.filter(recipient=county_teacher, subject="").count() == 0
