@@ -86,8 +86,9 @@ def _window_script():
 class BookingWriteThrottle(ScopedRateThrottle):
     """ScopedRateThrottle for writes only. On Redis its window is checked and updated by one script
     (one round trip): DRF's read-then-write through the cache took two round trips, each through a
-    new client, about 0.7 ms of CPU per booking POST, and let two concurrent requests both take the
-    window's last place. Without Redis (SQLite, in-process cache) DRF's own implementation runs."""
+    new client, about 0.9 ms of a booking POST's CPU (0.25 now, docs/benchmarks.md), and let two
+    concurrent requests both take the window's last place. Without Redis (SQLite, in-process cache)
+    DRF's own implementation runs."""
 
     scope_attr = "throttle_scope"
     _count: int | None = None
