@@ -397,6 +397,8 @@ def _writers(model, with_pk: bool) -> tuple:
         automatic = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
         if f.get_internal_type() in _PLAIN_TYPES and not automatic:
             out.append(operator.attrgetter(f.attname))
+        elif f.get_internal_type() == "DateTimeField" and not automatic:
+            out.append(_aware_or_through_django(f))
         else:
             out.append(_through_django(f))
     return tuple(out)
@@ -404,6 +406,17 @@ def _writers(model, with_pk: bool) -> tuple:
 
 def _through_django(field):
     return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+
+def _aware_or_through_django(field):
+    """An aware datetime (or None) as it is, as Django would write it; a naive one through Django."""
+    attname, slow = field.attname, _through_django(field)
+
+    def write(obj):
+        value = getattr(obj, attname)
+        return value if value is None or value.tzinfo is not None else slow(obj)
+
+    return write
 
 
 def _cast(field) -> str:

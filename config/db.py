@@ -2,7 +2,7 @@
 
 from collections.abc import Collection
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
@@ -42,30 +42,26 @@ def fetch_prepared(sql: str, params) -> list[tuple]:
 
     import psycopg
 
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a lookup
     # What Django's own cursor() checks first: a connection that failed its health check is
     # replaced, a broken transaction or a connection shared across threads is refused.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    connection.validate_thread_sharing()
-    raw = connection.connection
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_no_broken_transaction()
+    db.validate_thread_sharing()
     started = time.monotonic()
     try:
-        rows = _run_prepared(raw, sql, params)
+        rows = _run_prepared(db.connection, sql, params)
     except psycopg.Error as exc:
-        if (
-            exc.sqlstate not in STALE_PREPARED
-            or connection.in_atomic_block
-            or not connection.get_autocommit()
-        ):
-            with connection.wrap_database_errors:
+        if exc.sqlstate not in STALE_PREPARED or db.in_atomic_block or not db.get_autocommit():
+            with db.wrap_database_errors:
                 raise
-        connection.close()
-        connection.ensure_connection()
-        with connection.wrap_database_errors:
-            rows = _run_prepared(connection.connection, sql, params)
-    if connection.queries_logged:  # shown by CaptureQueriesContext and the debug toolbar like any query
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+        db.close()
+        db.ensure_connection()
+        with db.wrap_database_errors:
+            rows = _run_prepared(db.connection, sql, params)
+    if db.queries_logged:  # shown by CaptureQueriesContext and the debug toolbar like any query
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
 
 
