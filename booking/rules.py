@@ -126,9 +126,13 @@ def check_capacity(class_size: int, capacity: int) -> None:
         )
 
 
+def not_shared_error() -> ValidationError:
+    return ValidationError(_("This resource is not open to other schools."), code="not_shared")
+
+
 def check_access(*, shared: bool, owner_school_id: int, requester_school_id: int | None) -> None:
     if not shared and owner_school_id != requester_school_id:
-        raise ValidationError(_("This resource is not open to other schools."), code="not_shared")
+        raise not_shared_error()
 
 
 def check_resource_status(status: str) -> None:

@@ -210,6 +210,11 @@ def check_booking_rules(
         urban_days=equity.urban_advance_days,
         county_days=equity.county_advance_days,
     )
+    # Another school's private resource is refused for that alone: nothing about its hours,
+    # capacity or calendar is told (on PostgreSQL booking_create does not even read it).
+    rules.check_access(
+        shared=resource.shared, owner_school_id=resource.school_id, requester_school_id=actor.school_id
+    )
     rules.check_range(start, end, now)  # nothing else makes sense on a reversed range
     tz = local_tz()
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
@@ -227,9 +232,6 @@ def check_booking_rules(
     qualification = resource.required_qualification
     rules.collect(
         lambda: rules.check_resource_status(resource.status),
-        lambda: rules.check_access(
-            shared=resource.shared, owner_school_id=resource.school_id, requester_school_id=actor.school_id
-        ),
         lambda: rules.check_calendar(day_rule, day, adjusted_mode=equity.adjusted_day_mode),
         lambda: (
             rules.check_opening_hours(local_start, local_end, ranges)
@@ -309,23 +311,31 @@ FROM "{t["Resource"]}" r
 JOIN "{t["School"]}" s ON s."id" = r."school_id"
 LEFT JOIN "{t["Qualification"]}" q ON q."id" = r."required_qualification_id"
 LEFT JOIN "{t["EquitySettings"]}" e ON e."id" = 1
-WHERE r."id" = %(resource)s
+WHERE r."id" = %(resource)s AND (%(any_school)s OR r."shared" OR r."school_id" = %(requester)s)
 FOR NO KEY UPDATE OF r
 """
 
 
-def _lock_and_read_postgres(actor: User, resource_pk: int, day: dt.date) -> _Locked:
+def _lock_and_read_postgres(
+    actor: User, resource_pk: int, day: dt.date, *, any_school: bool = True
+) -> _Locked:
+    """`any_school=False`: another school's private resource is not read at all — not locked, no
+    id drawn, no rule run — so that a caller cannot tell it from a resource that does not exist by
+    the gap it would leave in the booking ids, by a lock, or by time (the API books without asking
+    first whether the caller may see the resource). It is refused as the access rule would."""
     from schools.models import Qualification
 
     from .holidays import day_info
 
     params = {
         "resource": resource_pk, "day": day, "year": day.year, "user": actor.pk, "requester": actor.school_id,
-        "sequence": _booking_id_sequence(),
+        "sequence": _booking_id_sequence(), "any_school": any_school,
     }  # fmt: skip
     rows = fetch_prepared(_lock_and_read_sql(), params)
     row = rows[0] if rows else None
     if row is None:
+        if not any_school and Resource.objects.filter(pk=resource_pk).exists():
+            raise rules.not_shared_error()
         raise Resource.DoesNotExist("Resource matching query does not exist.")
     r_fields = [f.attname for f in Resource._meta.concrete_fields]
     e_fields = [f.attname for f in EquitySettings._meta.concrete_fields]
@@ -559,7 +569,9 @@ def booking_create(
         # unlocked: two schools booking each other's rooms must not deadlock), so the rules below
         # see the resource as it is while the booking is written.
         if postgres:
-            read = _lock_and_read_postgres(actor, resource_pk, day)
+            # A rotation placement is the centre's, for any school's kit; every other booking
+            # only reads resources the actor's school may book (see _lock_and_read_postgres).
+            read = _lock_and_read_postgres(actor, resource_pk, day, any_school=placement)
             locked, facts = read.resource, read.facts
             equity = read.equity or EquitySettings.current()
             quota = equity.monthly_quota_hours if read.quota_override is None else read.quota_override

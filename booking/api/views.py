@@ -69,6 +69,8 @@ return {1, count + 1, ARGV[1]}
 def _window_script_at(location: str):
     import redis
 
+    # The cache's LOCATION URL only: credentials and TLS belong in that URL (rediss://user:pass@…);
+    # CACHES["default"]["OPTIONS"] are not applied to this client.
     return redis.Redis.from_url(location).register_script(_WINDOW_LUA)
 
 

@@ -3,8 +3,11 @@
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 
+from booking import services
 from booking.models import Booking, Closure
+from equipment.models import Resource
 from tests.booking.conftest import SH, local, next_workday
 from tests.conftest import client_for
 from tests.factories import ResourceFactory, SchoolFactory, UserFactory
@@ -429,6 +432,47 @@ def test_another_schools_private_resource_gives_nothing_away(county_teacher, urb
         assert response.json() == {"resource": [f'Invalid pk "{private_lab.pk}" - object does not exist.']}
     assert unknown.json() == {"resource": ['Invalid pk "999999" - object does not exist.']}
     assert Booking.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_another_schools_private_resource_leaves_no_trace_in_the_booking_ids(
+    county_teacher, urban_school, private_lab, day
+):
+    # Found in review: the service drew a booking id (a sequence value, never given back) for a
+    # private resource it then refused, but not for an unknown one, so the gap between the
+    # caller's own next ids told the two apart. It must not even read (or lock) that resource.
+    mine = ResourceFactory(school=county_teacher.school, shared=False, capacity=40)
+    client = client_for(county_teacher)
+    gaps = {}
+    hour = 8
+    for name, target in (("unknown", 999999), ("private", private_lab.pk)):
+        before = client.post("/api/v1/bookings/", payload(mine, day, hour, hour + 1)).json()["id"]
+        probe = client.post(
+            "/api/v1/bookings/", {**payload(private_lab, day, hour, hour + 1), "resource": target}
+        )
+        assert probe.status_code == 400
+        after = client.post("/api/v1/bookings/", payload(mine, day, hour + 1, hour + 2)).json()["id"]
+        gaps[name] = after - before
+        hour += 2
+    assert gaps["private"] == gaps["unknown"]
+
+
+def test_the_service_refuses_another_schools_private_resource_without_reading_it(
+    county_teacher, private_lab, day
+):
+    with pytest.raises(ValidationError) as exc:
+        services.booking_create(
+            actor=county_teacher, resource=private_lab, start=local(day, 9), end=local(day, 10), class_size=20
+        )
+    assert [e.code for e in exc.value.error_list] == ["not_shared"]
+    with pytest.raises(Resource.DoesNotExist):
+        services.booking_create(
+            actor=county_teacher,
+            resource=Resource(pk=999999),
+            start=local(day, 9),
+            end=local(day, 10),
+            class_size=20,
+        )
 
 
 def test_every_bad_field_is_named_together(county_teacher, lab, day):
