@@ -410,23 +410,28 @@ def _load(booking: Booking) -> Booking:
     )
 
 
-def booking_created_rows(booking: Booking, *, languages: dict[int, str] | None = None) -> list[Notification]:
-    """The rows announcing a booking created in this transaction, unsaved and unrendered
-    (DEFERRED_STATUS): approved → booking_confirmed to the booker; pending → booking_pending to
-    the booker and approval_requested to the resource school's admins; other statuses: none.
-    Nobody else can have recorded these events (booking ids are never reused, and a retried
-    attempt rolled its rows back), so there is no existence check. `languages`: recipients'
-    languages the caller has read already (user id -> language)."""
-    if _SUPPRESSED.get():
-        return []
+def _created_messages(booking: Booking) -> list[tuple[str, list[User]]]:
+    """Who hears of a new booking, and what: approved → booking_confirmed to the booker; pending →
+    booking_pending to the booker and approval_requested to the resource school's admins."""
     if booking.status == BookingStatus.APPROVED:
-        plan = [(Kind.BOOKING_CONFIRMED, [booking.booked_by])]
-    elif booking.status == BookingStatus.PENDING:
-        plan = [
+        return [(Kind.BOOKING_CONFIRMED, [booking.booked_by])]
+    if booking.status == BookingStatus.PENDING:
+        return [
             (Kind.BOOKING_PENDING, [booking.booked_by]),
             (Kind.APPROVAL_REQUESTED, school_admins(booking.resource.school_id)),
         ]
-    else:
+    return []
+
+
+def booking_created_rows(booking: Booking, *, languages: dict[int, str] | None = None) -> list[Notification]:
+    """The rows announcing a booking created in this transaction (_created_messages), unsaved and
+    unrendered (DEFERRED_STATUS). Nobody else can have recorded these events (booking ids are
+    never reused, and a retried attempt rolled its rows back), so there is no existence check.
+    `languages`: recipients' languages the caller has read already (user id -> language)."""
+    if _SUPPRESSED.get():
+        return []
+    plan = _created_messages(booking)
+    if not plan:
         return []
     known = dict(languages or {})
     wanted = {u.pk for _kind, users in plan for u in users if u.pk not in known}
@@ -464,8 +469,7 @@ def enqueue_after_commit(notifications: Sequence[Notification]) -> None:
 def notify_booking_created(
     booking: Booking, *, fresh: bool = False, languages: dict[int, str] | None = None
 ) -> list[Notification]:
-    """After booking_create: approved → booking_confirmed to the booker; pending → booking_pending
-    to the booker and approval_requested to the resource school's admins. Other statuses: nothing.
+    """After booking_create: the messages of _created_messages (other statuses: nothing).
     `fresh=True`: called by booking_create in its own transaction, with the booking's resource (and
     its school), school and booker already loaded: no re-read, no check for earlier rows, and the
     text is rendered after commit (booking_created_rows)."""
@@ -474,16 +478,11 @@ def notify_booking_created(
         enqueue_after_commit(rows)
         return rows
     booking = _load(booking)
-    if booking.status == BookingStatus.APPROVED:
-        return notify(Kind.BOOKING_CONFIRMED, recipients=[booking.booked_by], booking=booking)
-    if booking.status == BookingStatus.PENDING:
-        return [
-            *notify(Kind.BOOKING_PENDING, recipients=[booking.booked_by], booking=booking),
-            *notify(
-                Kind.APPROVAL_REQUESTED, recipients=school_admins(booking.resource.school_id), booking=booking
-            ),
-        ]
-    return []
+    return [
+        n
+        for kind, users in _created_messages(booking)
+        for n in notify(kind, recipients=users, booking=booking)
+    ]
 
 
 STATUS_KINDS = {

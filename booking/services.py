@@ -24,7 +24,7 @@ from django.db.models import DurationField, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.db import STALE_PREPARED, fetch_prepared, sqlstate
+from config.db import STALE_PREPARED, fetch_prepared, model_columns, model_loader, sqlstate
 from config.exceptions import busy_error
 from equipment.models import Resource
 from schools.models import ClassPeriod, School, TeacherQualification, User
@@ -280,16 +280,13 @@ def _lock_and_read_sql() -> str:
 
     from .models import HolidayYear, NotificationPreference, OfficialDay
 
-    def cols(model, alias):
-        return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
     t = {
         m.__name__: m._meta.db_table
         for m in (Resource, School, Qualification, EquitySettings, OpeningHours, Closure, HolidayYear,
                   OfficialDay, TeacherQualification, SchoolQuota, NotificationPreference)
     }  # fmt: skip
     return f"""
-SELECT {cols(Resource, "r")}, s."name", q."code", q."name", {cols(EquitySettings, "e")},
+SELECT {model_columns(Resource, "r")}, s."name", q."code", q."name", {model_columns(EquitySettings, "e")},
   ARRAY(SELECT concat_ws(',', h."weekday", h."start", h."end") FROM "{t["OpeningHours"]}" h
         WHERE h."resource_id" = r."id" ORDER BY h."weekday", h."start"),
   ARRAY(SELECT c."reason" FROM "{t["Closure"]}" c
@@ -337,10 +334,9 @@ def _lock_and_read_postgres(
         if not any_school and Resource.objects.filter(pk=resource_pk).exists():
             raise rules.not_shared_error()
         raise Resource.DoesNotExist("Resource matching query does not exist.")
-    r_fields = [f.attname for f in Resource._meta.concrete_fields]
-    e_fields = [f.attname for f in EquitySettings._meta.concrete_fields]
-    n, m = len(r_fields), len(e_fields)
-    resource = Resource.from_db(connection.alias, r_fields, row[:n])
+    n, load_resource = model_loader(Resource)
+    m, load_equity = model_loader(EquitySettings)
+    resource = load_resource(row[:n])
     school_name, q_code, q_name = row[n : n + 3]
     resource.school = School.from_db(connection.alias, ["id", "name"], [resource.school_id, school_name])
     resource.required_qualification = (
@@ -349,7 +345,7 @@ def _lock_and_read_postgres(
         if resource.required_qualification_id else None
     )  # fmt: skip
     e_values = row[n + 3 : n + 3 + m]
-    equity = EquitySettings.from_db(connection.alias, e_fields, e_values) if e_values[0] is not None else None
+    equity = load_equity(e_values) if e_values[0] is not None else None
     hours, reasons, official_year, official_kind, official_name, held, expires, quota, language, next_id = (
         row[n + 3 + m :]
     )

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from config.db import fetch_prepared
+from config.db import fetch_prepared, model_columns, model_loader
 from schools.models import District, School, User
 
 _JOINS = (  # model, its alias, how it joins the row so far
@@ -30,45 +30,30 @@ _JOINS = (  # model, its alias, how it joins the row so far
 
 
 @cache
-def _statement(alias: str) -> tuple[str, tuple]:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    columns, parts, loaders = [], [], []
+def _statement(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    columns, parts = [], []
     for model, table_alias, join in _JOINS:
-        fields = model._meta.concrete_fields
-        columns += [f"{table_alias}.{quote(f.column)}" for f in fields]
+        columns.append(model_columns(model, table_alias, alias))
         table = quote(model._meta.db_table)
         parts.append(f"FROM {table} t" if join is None else join.format(table=table))
-        cols = [f.get_col(model._meta.db_table) for f in fields]
-        # As the compiler does: the backend's converters, then the field's own.
-        converters = [
-            (i, col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-            for i, col in enumerate(cols)
-        ]
-        loaders.append((model, [f.attname for f in fields], [c for c in converters if c[2]]))
-    sql = f"SELECT {', '.join(columns)} {' '.join(parts)} WHERE t.{quote(Token._meta.pk.column)} = %s"
-    return sql, tuple(loaders)
+    return f"SELECT {', '.join(columns)} {' '.join(parts)} WHERE t.{quote(Token._meta.pk.column)} = %s"
 
 
-def _instances(alias: str, loaders, row) -> list:
-    connection = connections[alias]
+def _instances(alias: str, row) -> list:
     out, offset = [], 0
-    for model, attnames, converters in loaders:
-        values = list(row[offset : offset + len(attnames)])
-        offset += len(attnames)
-        if values[0] is None:  # an outer join that found nothing (a user without a school)
-            out.append(None)
-            continue
-        for i, expression, funcs in converters:
-            for func in funcs:
-                values[i] = func(values[i], expression, connection)
-        out.append(model.from_db(alias, attnames, values))
+    for model, _table_alias, _join in _JOINS:
+        width, load = model_loader(model, alias)
+        values = row[offset : offset + width]
+        offset += width
+        # None: an outer join that found nothing (a user without a school)
+        out.append(None if values[0] is None else load(values))
     return out
 
 
 def token_with_user(key: str, alias: str = "default") -> Token | None:
     """The token with its user, the user's school and the school's district, or None."""
-    sql, loaders = _statement(alias)
+    sql = _statement(alias)
     if alias == "default" and connections[alias].vendor == "postgresql":
         rows = fetch_prepared(sql, [key])
         row = rows[0] if rows else None
@@ -78,7 +63,7 @@ def token_with_user(key: str, alias: str = "default") -> Token | None:
             row = cursor.fetchone()
     if row is None:
         return None
-    token, user, school, district = _instances(alias, loaders, row)
+    token, user, school, district = _instances(alias, row)
     if school is not None:
         school.district = district
     user.school = school

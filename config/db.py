@@ -1,6 +1,7 @@
 """Small database helpers shared by the apps."""
 
-from collections.abc import Collection
+import functools
+from collections.abc import Callable, Collection
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q
@@ -20,6 +21,39 @@ def id_in(field: str, ids: Collection[int]) -> Q:
     if connection.vendor == "postgresql" and len(ids) > 100:
         return Q(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (ids,))})
     return Q(**{f"{field}__in": ids})
+
+
+def model_columns(model, table_alias: str, alias: str = DEFAULT_DB_ALIAS) -> str:
+    """The model's concrete columns for a hand-written SELECT, in the order model_loader reads them."""
+    quote = connections[alias].ops.quote_name
+    return ", ".join(f"{table_alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def model_loader(model, alias: str = DEFAULT_DB_ALIAS) -> tuple[int, Callable]:
+    """(how many columns, a function of those values -> the instance) for model_columns' part of a
+    row: the backend's and the fields' converters applied as the ORM's compiler applies them, then
+    `from_db`. For hand-written statements that read several models at once (one round trip)."""
+    connection = connections[alias]
+    fields = model._meta.concrete_fields
+    attnames = [f.attname for f in fields]
+    converters = []
+    for i, field in enumerate(fields):
+        col = field.get_col(model._meta.db_table)
+        funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if funcs:
+            converters.append((i, col, funcs))
+
+    def load(values):
+        values = list(values)
+        if converters:
+            current = connections[alias]  # this thread's connection, as the compiler passes it
+            for i, expression, funcs in converters:
+                for func in funcs:
+                    values[i] = func(values[i], expression, current)
+        return model.from_db(alias, attnames, values)
+
+    return len(fields), load
 
 
 # A prepared statement that no longer fits its tables (a migration changed a column under it:
