@@ -485,11 +485,11 @@ def _insert_booking_postgres(booking: Booking, event: BookingEvent, rows: list) 
     [(written, ids)] = fetch_prepared(_insert_booking_sql(len(rows)), params)
     if not written:
         return False
-    by_key = dict(reversed(text.split(" ", 1)) for text in ids)
+    ids_by_key = {key: int(pk) for pk, key in (text.split(" ", 1) for text in ids)}  # "id dedupe_key"
     for obj in (booking, *rows):
         obj._state.adding, obj._state.db = False, connection.alias
     for n in rows:
-        n.pk = int(by_key[n.dedupe_key])
+        n.pk = ids_by_key[n.dedupe_key]
     return True
 
 

@@ -1,8 +1,10 @@
 """Small database helpers shared by the apps."""
 
 import functools
+import time
 from collections.abc import Callable, Collection
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
@@ -72,10 +74,6 @@ def fetch_prepared(sql: str, params) -> list[tuple]:
     runs once more on a new one; inside a transaction the error rolls it back, which makes
     psycopg forget its prepared statements, and the caller's retry (booking.services.with_retries)
     prepares afresh."""
-    import time
-
-    import psycopg
-
     db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a lookup
     # What Django's own cursor() checks first: a connection that failed its health check is
     # replaced, a broken transaction or a connection shared across threads is refused.
@@ -100,8 +98,6 @@ def fetch_prepared(sql: str, params) -> list[tuple]:
 
 
 def _run_prepared(raw, sql: str, params) -> list[tuple]:
-    import psycopg
-
     # Django keeps psycopg's preparing off (its cursors bind client-side and never prepare):
     # allowed for this one statement only, so no other query lands in psycopg's cache.
     raw.prepare_threshold = 2**31 - 1
