@@ -317,9 +317,12 @@ class _Publisher:
     """Publishes committed notifications from one background thread per process, so a request
     does not wait for the broker, and what accumulates meanwhile goes as one message (publishing
     one Celery message cost about as much CPU as the rest of a booking). Ids still queued when a
-    process dies are not lost: the rows are in the database and the sweeper delivers them."""
+    process dies are not lost: the rows are in the database and the sweeper delivers them.
 
-    LINGER = 0.05  # seconds to wait for more ids after the first: bursts batch, e-mail hardly waits
+    The thread waits `settings.NOTIFICATION_PUBLISH_LINGER_MS` after the first id for more: a
+    gunicorn sync worker books one request at a time, so with a short wait nearly every booking
+    was a message of its own (docs/benchmarks.md, booking service). Ids arriving meanwhile do not
+    wake it; `flush` does, and publishes at once."""
 
     def __init__(self) -> None:
         self._reset()
@@ -328,26 +331,35 @@ class _Publisher:
         self._cv = threading.Condition()
         self._queue: list[int] = []
         self._busy = False
+        self._hurry = False
         self._thread: threading.Thread | None = None
 
     def put(self, ids: Sequence[int]) -> None:
         with self._cv:
+            first = not self._queue
             self._queue.extend(ids)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="notification-publisher", daemon=True)
                 self._thread.start()
-            self._cv.notify_all()
+            elif first:
+                self._cv.notify_all()  # the thread is waiting for a first id, not lingering
+
+    @staticmethod
+    def _linger() -> float:
+        from django.conf import settings
+
+        return max(settings.NOTIFICATION_PUBLISH_LINGER_MS, 0) / 1000
 
     def _run(self) -> None:
         while True:
             with self._cv:
                 while not self._queue:
                     self._cv.wait()
-                deadline = time.monotonic() + self.LINGER
-                while (left := deadline - time.monotonic()) > 0:
+                deadline = time.monotonic() + self._linger()
+                while not self._hurry and (left := deadline - time.monotonic()) > 0:
                     self._cv.wait(left)
                 batch, self._queue = self._queue, []
-                self._busy = True
+                self._busy, self._hurry = True, False
             try:
                 enqueue_delivery(batch)
             except Exception:  # never let the thread die: the next ids must still go
@@ -358,10 +370,13 @@ class _Publisher:
                     self._cv.notify_all()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued has been handed to the broker (tests, process exit)."""
+        """Publish what is queued now, without lingering, and wait until it has been handed to the
+        broker (tests, process exit)."""
         deadline = time.monotonic() + timeout
         with self._cv:
             while self._queue or self._busy:
+                self._hurry = bool(self._queue)
+                self._cv.notify_all()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -175,6 +175,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # Committed notifications are handed to the broker by a background thread of each process, a
 # burst as one message (booking.notifications.publish); false: by the committing thread itself.
 NOTIFICATION_PUBLISH_IN_BACKGROUND = env.bool("NOTIFICATION_PUBLISH_IN_BACKGROUND", default=True)
+# How long that thread waits after a first id for more to send with it: e-mail waits at most this
+# long, and each process sends at most a few messages a second however busy it is.
+NOTIFICATION_PUBLISH_LINGER_MS = env.int("NOTIFICATION_PUBLISH_LINGER_MS", default=500)
 
 # --- E-mail ---------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587 ; consolemail:// prints mail.

@@ -4,6 +4,7 @@ attachment, the sweeper, reminders, and the in-app API."""
 import datetime as dt
 import logging
 import threading
+import time
 
 import pytest
 from django.core import mail
@@ -183,7 +184,8 @@ def test_a_batch_delivers_each_notification_even_if_one_fails(county_teacher, la
     assert len(mail.outbox) == 1
 
 
-def test_the_background_publisher_sends_what_queued_together_as_one_message(monkeypatch):
+def test_the_background_publisher_sends_what_queued_together_as_one_message(monkeypatch, settings):
+    settings.NOTIFICATION_PUBLISH_LINGER_MS = 20
     sent = []
     gate = threading.Event()
     taken = threading.Event()
@@ -214,6 +216,28 @@ def test_the_background_publisher_sends_what_queued_together_as_one_message(monk
     publisher.put([6])  # the thread survived the error
     assert publisher.flush(timeout=5)
     assert sent[-1] == [6]
+
+
+def test_the_publisher_waits_for_more_ids_after_the_first_and_flush_cuts_the_wait(monkeypatch, settings):
+    sent = []
+    monkeypatch.setattr(notifications, "enqueue_delivery", lambda ids: sent.append(list(ids)) or len(ids))
+    settings.NOTIFICATION_PUBLISH_LINGER_MS = 300
+    publisher = notifications._Publisher()
+    publisher.put([1])
+    time.sleep(0.05)
+    publisher.put([2, 3])  # within the wait: the same message
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent == [[1, 2, 3]]
+
+    # A flush (tests, process exit) publishes at once, however long the configured wait.
+    settings.NOTIFICATION_PUBLISH_LINGER_MS = 600_000
+    publisher.put([4])
+    started = time.monotonic()
+    assert publisher.flush(timeout=5)
+    assert time.monotonic() - started < 2
+    assert sent == [[1, 2, 3], [4]]
 
 
 def test_publish_runs_the_delivery_in_place_with_eager_celery(county_teacher, lab, day, settings):
