@@ -604,7 +604,81 @@ def measure(options, user, today, equity, now, limit):
         explain["sql_limit"] = "\n".join(
             r[0] for r in limit.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)
         )
-    return rows_out, profiles, explain
+    floors = ready_pieces_floor(options, user, today, equity, now, rows_out) if options.floor else []
+    return rows_out, profiles, explain, floors
+
+
+# A design study, not a path of the app: what would a search cost if the free pieces were ready,
+# kept per resource by the booking service (docs/benchmarks.md, "what is left")? The answer of each
+# search is stored in a temporary table indexed by (resource, start) and read back two ways. Both
+# are lower bounds of such a layer: its rows would still need the notice, horizon, length and
+# closure filters and a fallback for resources changed since they were computed.
+FLOOR_READS = (
+    (
+        "ready_answer",
+        "count + 50 rows of the ready answer (no candidates)",
+        "SELECT (SELECT count(*) FROM floor_answer), p.* FROM ("
+        " SELECT * FROM floor_answer ORDER BY start, coalesce(travel, 0), id LIMIT 50) p",
+    ),
+    (
+        "ready_pieces",
+        "the search's candidates, then their ready pieces by index, count + 50 rows",
+        "{cand},\nres AS MATERIALIZED (SELECT a.* FROM cand c JOIN LATERAL ("
+        " SELECT * FROM floor_answer a WHERE a.id = c.id OFFSET 0) a ON true)\n"
+        "SELECT (SELECT count(*) FROM res), p.* FROM ("
+        " SELECT * FROM res ORDER BY start, coalesce(travel, 0), id LIMIT 50) p",
+    ),
+)
+
+
+def ready_pieces_floor(options, user, today, equity, now, rows_out) -> list[dict]:
+    from django.db import connection
+
+    from booking import search_sql
+    from booking.selectors import SearchQuery
+
+    out = []
+    app_p95 = {r["search"]: r["timing"]["page1"]["p95_ms"] for r in rows_out}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+        cursor.execute("SET jit = off; SET work_mem = '32MB'")  # as search_sql.SESSION sets them
+        for s in searches(user, today):
+            sql, params = search_sql.search_sql(
+                user=user, query=SearchQuery(**s.kwargs), equity=equity, now=now
+            )
+            cursor.execute("DROP TABLE IF EXISTS floor_answer")
+            cursor.execute("CREATE TEMP TABLE floor_answer AS " + sql + " SELECT * FROM res", params)
+            cursor.execute("CREATE INDEX ON floor_answer (id, start); ANALYZE floor_answer")
+            cand = sql.split(",\ndays AS (")[0]
+            row = {"search": s.name, "app_first_page_p95_ms": app_p95.get(s.name)}
+            for key, _label, read in FLOOR_READS:
+                statement = read.format(cand=cand)
+                if options.quiet_wait:
+                    common.wait_for_quiet(options.quiet_wait)
+                cursor.execute(statement, params)  # warm
+                cursor.fetchall()
+                wall, used = [], []
+                for _ in range(options.repeat):
+                    c0, b0 = time.thread_time(), common.process_cpu_seconds([backend])
+                    t0 = time.perf_counter()
+                    cursor.execute(statement, params)
+                    cursor.fetchall()
+                    wall.append(time.perf_counter() - t0)
+                    used.append(time.thread_time() - c0 + common.process_cpu_seconds([backend]) - b0)
+                row[key] = {"timing": common.summary_ms(wall), "cpu": common.summary_ms(used)}
+            print(
+                f"floor {s.name:12} "
+                + "  ".join(
+                    f"{k} p50 {row[k]['timing']['p50_ms']:.0f} p95 {row[k]['timing']['p95_ms']:.0f}"
+                    for k, _l, _r in FLOOR_READS
+                )
+                + f" ms (app first page p95 {row['app_first_page_p95_ms']:.0f})",
+                flush=True,
+            )
+            out.append(row)
+        cursor.execute("DROP TABLE IF EXISTS floor_answer")
+    return out
 
 
 def main() -> None:
@@ -623,6 +697,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=31, help="days of generated bookings from tomorrow (31)")
     parser.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE the slowest search's app statement and limit"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time each search's answer read back from a ready, indexed table: the lower bound "
+        "of keeping free pieces ready (a design study, docs/benchmarks.md)",
     )
     parser.add_argument(
         "--keep-bookings",
@@ -675,7 +755,7 @@ def main() -> None:
     limit = limit_connection(url)
 
     try:
-        rows_out, profiles, explain = measure(options, user, today, equity, now, limit)
+        rows_out, profiles, explain, floors = measure(options, user, today, equity, now, limit)
     finally:
         limit.close()
         if not options.keep_bookings:
@@ -712,6 +792,21 @@ def main() -> None:
         print(text)
     for name, text in explain.items():
         print(f"\nEXPLAIN ANALYZE, {name}:\n{text}")
+    if floors:
+        print("\nReady free pieces, lower bounds (ms):")
+        print(
+            common.table(
+                ["search", "app first page p95"] + [f"{label} p50 / p95" for _k, label, _r in FLOOR_READS],
+                [
+                    [f["search"], f["app_first_page_p95_ms"]]
+                    + [
+                        f"{f[k]['timing']['p50_ms']} / {f[k]['timing']['p95_ms']}"
+                        for k, _l, _r in FLOOR_READS
+                    ]
+                    for f in floors
+                ],
+            )
+        )
     command = f"BENCH_DATABASE={common.DATABASE} .venv/bin/python bench/availability_search.py " + " ".join(
         sys.argv[1:]
     )
@@ -731,6 +826,7 @@ def main() -> None:
             "sha256_of_search_sql": search_sql_digest(),
             "profiles": profiles,
             "explain": explain,
+            "ready_pieces_floor": floors,
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
     )
