@@ -29,6 +29,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -135,7 +136,15 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
         "purpose": booking.purpose,
         "status": booking.get_status_display(),
         "check_in_code": booking.check_in_code,
+        "pass_link": _site_link(reverse("booking-pass", args=[booking.pk])),
     }
+
+
+def _site_link(path: str) -> str:
+    """An absolute link for an e-mail, or "" when settings.SITE_URL does not say where the site is."""
+    from django.conf import settings
+
+    return f"{settings.SITE_URL}{path}" if settings.SITE_URL else ""
 
 
 def _render(kind: str, recipient: User, base: dict[str, Any], context: dict[str, Any]) -> tuple[str, str]:

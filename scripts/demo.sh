@@ -7,6 +7,7 @@ scripts/bootstrap.sh
 unset DATABASE_URL REDIS_URL
 export DJANGO_SETTINGS_MODULE=config.settings.base DEBUG=true
 PORT="${PORT:-8000}"
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"  # e-mails link to the booking pass
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py seed_demo
 echo

@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from booking import checkin
 from booking.models import Booking, BookingStatus, Closure
 from equipment.models import Resource
 
@@ -28,11 +29,13 @@ class BookingOutputSerializer(serializers.Serializer):
     series = serializers.SerializerMethodField()
     is_external = serializers.BooleanField(read_only=True)
     check_in_code = serializers.SerializerMethodField()
+    check_in_url = serializers.SerializerMethodField()
+    pass_url = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
 
     def to_representation(self, instance: Booking) -> dict:
         request = self.context.get("request")
-        return booking_output(instance, request.user if request is not None else None)
+        return booking_output(instance, request.user if request is not None else None, request)
 
     @extend_schema_field(serializers.CharField())
     def get_booked_by_name(self, obj: Booking) -> str:
@@ -56,12 +59,29 @@ class BookingOutputSerializer(serializers.Serializer):
             return obj.check_in_code
         return None
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_check_in_url(self, obj: Booking):
+        # The link the pass's QR code holds (the owner school opens it to confirm arrival).
+        request = self.context.get("request")
+        if request is not None and request.user.pk == obj.booked_by_id:
+            return checkin.check_in_url(obj, request)
+        return None
 
-def booking_output(booking: Booking, user) -> dict:
-    """BookingOutputSerializer's answer for `booking`, as seen by `user` (None: no code shown)."""
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_pass_url(self, obj: Booking):
+        request = self.context.get("request")
+        if request is not None and request.user.pk == obj.booked_by_id:
+            return checkin.pass_url(obj, request)
+        return None
+
+
+def booking_output(booking: Booking, user, request=None) -> dict:
+    """BookingOutputSerializer's answer for `booking`, as seen by `user` (None: no code shown);
+    `request` makes the booker's links absolute."""
     from booking.calendar import local_tz
 
     start = booking.start
+    booker = getattr(user, "pk", None) == booking.booked_by_id
     return {
         "id": booking.pk,
         "resource": booking.resource_id,
@@ -78,7 +98,10 @@ def booking_output(booking: Booking, user) -> dict:
         "series": booking.series_id,
         "is_external": bool(booking.is_external),
         # Only the booker sees the code; the owner school confirms arrival by asking for it.
-        "check_in_code": booking.check_in_code if getattr(user, "pk", None) == booking.booked_by_id else None,
+        "check_in_code": booking.check_in_code if booker else None,
+        # The pass (web page) shows the code and a QR code of the check-in link.
+        "check_in_url": checkin.check_in_url(booking, request) if booker else None,
+        "pass_url": checkin.pass_url(booking, request) if booker else None,
         "created_at": _DATETIME.to_representation(booking.created_at),
     }
 

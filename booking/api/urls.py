@@ -9,6 +9,7 @@ urlpatterns = [
     path("bookings/<int:pk>/approve/", views.BookingApproveApi.as_view(), name="booking-approve"),
     path("bookings/<int:pk>/reject/", views.BookingRejectApi.as_view(), name="booking-reject"),
     path("bookings/<int:pk>/check-in/", views.BookingCheckInApi.as_view(), name="booking-check-in"),
+    path("bookings/<int:pk>/check-in-qr/", views.BookingCheckInQrApi.as_view(), name="booking-check-in-qr"),
     path("bookings/<int:pk>/check-out/", views.BookingCheckOutApi.as_view(), name="booking-check-out"),
     path(
         "resources/<int:pk>/availability/",

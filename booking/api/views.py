@@ -2,22 +2,25 @@
 
 import datetime as dt
 import functools
+import json
 import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from booking import selectors, services
+from booking import checkin, selectors, services
 from booking.idempotency import idempotent
 from booking.models import Booking, Closure
 from config.api import check_date_range, object_or_404, paginate
@@ -192,7 +195,7 @@ class BookingListCreateApi(generics.GenericAPIView):
         except Exception:
             self._validated(request)
             raise
-        return Response(booking_output(booking, request.user), status=status.HTTP_201_CREATED)
+        return Response(booking_output(booking, request.user, request), status=status.HTTP_201_CREATED)
 
     def _validated(self, request) -> dict:
         ser = BookingCreateInputSerializer(data=request.data)
@@ -220,7 +223,7 @@ class BookingListCreateApi(generics.GenericAPIView):
             periods=periods,
         )
         # The booking comes back with its booker loaded: all the answer needs, no re-read.
-        return Response(booking_output(booking, request.user), status=status.HTTP_201_CREATED)
+        return Response(booking_output(booking, request.user, request), status=status.HTTP_201_CREATED)
 
 
 class BookingDetailApi(APIView):
@@ -282,6 +285,37 @@ BookingCheckInApi = _action(
     doc="The booker checks in on arrival (from 30 minutes before the start); the owner school's admin "
     "may confirm with the booker's code.",
 )
+
+
+class SVGRenderer(BaseRenderer):
+    media_type = "image/svg+xml"
+    format = "svg"
+    charset = None  # the document's XML declaration says utf-8
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data, ensure_ascii=False).encode()  # an error asked for as an image
+
+
+class BookingCheckInQrApi(APIView):
+    """The booker's check-in QR code (SVG) holding `check_in_url`: shown on arrival, the owner
+    school scans it to confirm. Only the booker gets it (404 for everyone else)."""
+
+    permission_classes = [IsBookingUser]
+    renderer_classes = [SVGRenderer, JSONRenderer]
+
+    @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY})
+    def get(self, request, pk):
+        booking = object_or_404(
+            selectors.booking_list_for(request.user).filter(booked_by_id=request.user.pk), pk=pk
+        )
+        svg = checkin.check_in_qr_svg_file(checkin.check_in_url(booking, request))
+        response = HttpResponse(svg, content_type="image/svg+xml")
+        response["Cache-Control"] = "private, no-store"  # the code is the booker's to show
+        return response
+
+
 BookingCheckOutApi = _action(
     "CheckOut", lambda u, b, d: services.booking_check_out(actor=u, booking=b), doc="The booker checks out."
 )

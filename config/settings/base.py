@@ -179,6 +179,10 @@ NOTIFICATION_PUBLISH_IN_BACKGROUND = env.bool("NOTIFICATION_PUBLISH_IN_BACKGROUN
 # long, and each process sends at most a few messages a second however busy it is.
 NOTIFICATION_PUBLISH_LINGER_MS = env.int("NOTIFICATION_PUBLISH_LINGER_MS", default=500)
 
+# Where the site is seen from outside, e.g. https://edushare.example.org: e-mails link to the
+# booker's pass with it (no link when empty; API answers and pages use the request's own host).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
 # --- E-mail ---------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587 ; consolemail:// prints mail.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -238,7 +242,8 @@ SPECTACULAR_SETTINGS = {
 # --- Security defaults (production.py tightens) ---------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGOUT_REDIRECT_URL = "home"
 
 LOGGING = {
     "version": 1,

@@ -240,6 +240,28 @@ def test_the_publisher_waits_for_more_ids_after_the_first_and_flush_cuts_the_wai
     assert sent == [[1, 2, 3], [4]]
 
 
+def test_the_bookers_email_links_to_the_pass_when_the_site_url_is_known(
+    county_teacher, lab, day, commit, settings
+):
+    prefer(county_teacher, "en")
+    settings.SITE_URL = "https://edushare.example.org"
+    booking = book(county_teacher, lab, day, 9, 10)
+    mail.outbox.clear()
+    with commit():
+        notifications.notify_booking_created(booking)
+    [message] = mail.outbox
+    assert f"https://edushare.example.org/bookings/{booking.pk}/pass/" in message.body
+    # Unknown (the default): no link, rather than one to the wrong host.
+    settings.SITE_URL = ""
+    other = book(county_teacher, lab, day, 11, 12)
+    mail.outbox.clear()
+    with commit():
+        notifications.notify_booking_created(other)
+    [message] = mail.outbox
+    assert "/pass/" not in message.body
+    assert other.check_in_code in message.body
+
+
 def test_publish_runs_the_delivery_in_place_with_eager_celery(county_teacher, lab, day, settings):
     booking = book(county_teacher, lab, day, 9, 10)
     [row] = Notification.objects.filter(booking=booking)

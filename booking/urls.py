@@ -1,0 +1,15 @@
+"""Web pages of the booking app (see booking.views)."""
+
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("bookings/<int:pk>/pass/", views.booking_pass, name="booking-pass"),
+    # The code is six hexadecimal characters; anything else is no link of ours (404).
+    re_path(
+        r"^check-in/(?P<pk>[0-9]+)/(?P<code>[0-9A-Fa-f]{6})/$",
+        views.check_in_page,
+        name="booking-check-in-page",
+    ),
+]
