@@ -3,18 +3,42 @@ school scans or opens the link to confirm the teacher's arrival (booking.views.c
 
 from __future__ import annotations
 
+import functools
 import io
 
 import segno
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import gettext as _
 
 from .models import Booking
 
+# Stand-ins for a booking's id and code, to resolve each URL pattern once (per script prefix):
+# every booking answer of the API carries both links, and reverse() cost as much CPU as the rest
+# of writing the answer (docs/benchmarks.md, booking over HTTP).
+_PK, _CODE = 918273645, "FACADE"
+
+
+@functools.lru_cache(maxsize=8)
+def _around(name: str, marker: str, prefix: str) -> tuple[str, str]:
+    """What comes before and after `marker` in the URL `name` resolves to (`prefix` keys the cache:
+    the script prefix is part of every URL)."""
+    args = [_PK, _CODE] if marker.count("/") == 3 else [_PK]
+    head, found, tail = reverse(name, args=args).rpartition(marker)
+    if not found:
+        raise ImproperlyConfigured(f"{name} does not end in the booking's id")
+    return head, tail
+
 
 def check_in_path(booking: Booking) -> str:
-    return reverse("booking-check-in-page", args=[booking.pk, booking.check_in_code])
+    head, tail = _around("booking-check-in-page", f"/{_PK}/{_CODE}/", get_script_prefix())
+    return f"{head}/{booking.pk}/{booking.check_in_code}/{tail}"
+
+
+def pass_path(booking: Booking) -> str:
+    head, tail = _around("booking-pass", f"/{_PK}/", get_script_prefix())
+    return f"{head}/{booking.pk}/{tail}"
 
 
 def absolute(path: str, request: HttpRequest | None) -> str:
@@ -27,7 +51,7 @@ def check_in_url(booking: Booking, request: HttpRequest | None) -> str:
 
 
 def pass_url(booking: Booking, request: HttpRequest | None) -> str:
-    return absolute(reverse("booking-pass", args=[booking.pk]), request)
+    return absolute(pass_path(booking), request)
 
 
 def _qr(url: str) -> segno.QRCode:

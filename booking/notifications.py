@@ -29,7 +29,6 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,6 +37,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from equipment.models import Resource
 from schools.models import School, User
 
+from . import checkin
 from .calendar import local_midnight, local_tz
 from .feeds import ics_for_booking
 from .models import (
@@ -136,7 +136,7 @@ def _booking_context(booking: Booking) -> dict[str, Any]:
         "purpose": booking.purpose,
         "status": booking.get_status_display(),
         "check_in_code": booking.check_in_code,
-        "pass_link": _site_link(reverse("booking-pass", args=[booking.pk])),
+        "pass_link": _site_link(checkin.pass_path(booking)),
     }
 
 

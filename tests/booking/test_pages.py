@@ -234,3 +234,18 @@ def test_the_qr_image_is_the_bookers_only(county_teacher, county_school, urban_a
     assert api.get(f"/api/v1/bookings/{soon.pk}/check-in-qr/").status_code == 401
     missing = client_for(county_teacher).get("/api/v1/bookings/999999/check-in-qr/")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("prefix", ["/", "/edushare/"])
+def test_the_links_are_the_url_patterns_under_any_script_prefix(prefix, soon):
+    from django.urls import reverse, set_script_prefix
+
+    try:
+        set_script_prefix(prefix)
+        assert checkin.check_in_path(soon) == reverse(
+            "booking-check-in-page", args=[soon.pk, soon.check_in_code]
+        )
+        assert checkin.pass_path(soon) == reverse("booking-pass", args=[soon.pk])
+        assert checkin.pass_path(soon).startswith(prefix)
+    finally:
+        set_script_prefix("/")
