@@ -5,6 +5,9 @@ from django.urls import path, re_path
 from . import views
 
 urlpatterns = [
+    path("book/", views.find_and_book, name="find-and-book"),
+    path("bookings/", views.my_bookings, name="my-bookings"),
+    path("bookings/<int:pk>/cancel/", views.my_booking_cancel, name="my-booking-cancel"),
     path("bookings/<int:pk>/pass/", views.booking_pass, name="booking-pass"),
     # The code is six hexadecimal characters; anything else is no link of ours (404).
     re_path(

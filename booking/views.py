@@ -1,23 +1,42 @@
 """Web pages of the booking app (signed-in users, session): a booking's pass, which shows the
-teacher the check-in code and a QR code of the check-in link; and the page that link opens,
-where the owner school confirms the teacher's arrival (or the teacher checks in)."""
+teacher the check-in code and a QR code of the check-in link; the page that link opens, where the
+owner school confirms the teacher's arrival (or the teacher checks in); and the teacher's own
+pages to find a free room and book it (`/book/`) and to see and cancel their bookings
+(`/bookings/`), over the same selectors and services as the API."""
 
 from __future__ import annotations
+
+import datetime as dt
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import OperationalError
+from django.db.models import Case, F, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config.db import sqlstate
+from config.exceptions import CONFLICT_CODES, QUERY_CANCELED, busy_error
+from equipment.selectors import resource_list_for
 
 from . import rules, selectors, services
 from .calendar import local_tz
 from .checkin import check_in_path, check_in_qr_svg, check_in_url
+from .forms import BookForm, CancelForm, SearchForm
 from .models import Booking, BookingStatus
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+STEP = dt.timedelta(minutes=15)  # a duration search offers start times this far apart
 
 
 def _facts(booking: Booking) -> dict:
@@ -86,3 +105,255 @@ def check_in_page(request: HttpRequest, pk: int, code: str) -> HttpResponse:
         "checked_in_at": booking.checked_in_at.astimezone(local_tz()) if booking.checked_in_at else None,
     }
     return render(request, "booking/check_in.html", context, status=status)
+
+
+# --- find a free room and book it --------------------------------------------------------------
+
+
+def _books(user) -> bool:
+    """Who books (booking.services._may_book): teachers and school admins, for their own school."""
+    return (user.is_teacher or user.is_school_admin) and user.school_id is not None
+
+
+def _not_allowed(request: HttpRequest) -> HttpResponse:
+    message = _("Only teachers and school administrators book, for their own school.")
+    return render(request, "booking/not_allowed.html", {"message": message}, status=403)
+
+
+def _error_codes(exc: ValidationError) -> set[str]:
+    if hasattr(exc, "error_dict"):
+        return {e.code or "invalid" for errors in exc.error_dict.values() for e in errors}
+    return {e.code or "invalid" for e in exc.error_list}
+
+
+def _status_for(codes: set[str]) -> int:
+    # As the API's handler (config.exceptions): busy 503, forbidden 403, conflict 409, else 400.
+    if "busy" in codes:
+        return 503
+    if "forbidden" in codes:
+        return 403
+    if codes & CONFLICT_CODES:
+        return 409
+    return 400
+
+
+def _start_times(start: dt.datetime, end: dt.datetime, minutes: int) -> list[dt.datetime]:
+    """Where a booking of `minutes` may start inside the free interval [start, end): the interval's
+    own start, then every quarter hour of the clock, while start + minutes <= end."""
+    need = dt.timedelta(minutes=minutes)
+    times = [start] if start + need <= end else []
+    quarter = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0) + STEP
+    while quarter + need <= end:
+        times.append(quarter)
+        quarter += STEP
+    return times
+
+
+def _row(result, form: SearchForm) -> dict:
+    tz = local_tz()
+    start, end = result.start.astimezone(tz), result.end.astimezone(tz)
+    resource = result.resource
+    school_name = getattr(resource, "school_name", None) or resource.school.name
+    row = {
+        "resource_id": resource.pk,
+        "resource_name": resource.name,
+        "school_name": school_name,
+        "start": start,
+        "end": end,
+        "travel_minutes": result.travel_minutes,
+        "date": start.date().isoformat(),
+    }
+    duration = form.cleaned_data.get("duration")
+    if duration:
+        row["starts"] = [(t.isoformat(), t) for t in _start_times(start, end, duration)]
+    return row
+
+
+def _search(request: HttpRequest, form: SearchForm) -> tuple[dict, int]:
+    """The results page the form asks for (50 rows), from the API's selector: on PostgreSQL the
+    count and this page come from one statement (search_sql.SearchResults.expect_page)."""
+    data = form.cleaned_data
+    periods = None
+    if data["periods"]:
+        first, _sep, last = data["periods"].partition("-")
+        periods = (int(first), int(last or first))
+    query = selectors.SearchQuery(
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+        kind=data["kind"],
+        subject=data["subject"] or None,
+        duration=data["duration"],
+        periods=periods,
+        capacity_min=data["class_size"],
+        near_school=request.user.school if data["near"] else None,
+        max_travel_minutes=data["max_travel_minutes"] if data["near"] else None,
+    )
+    results = selectors.availability_search(user=request.user, query=query, now=timezone.now())
+    number = request.GET.get("page", 1)
+    if hasattr(results, "expect_page"):
+        results.expect_page(PAGE_SIZE, number)
+    try:
+        page = Paginator(results, PAGE_SIZE).get_page(number)
+        rows = [_row(result, form) for result in page.object_list]
+    except OperationalError as exc:
+        if sqlstate(exc) != QUERY_CANCELED:
+            raise
+        # The search ran past SEARCH_STATEMENT_TIMEOUT_MS (the API's 503 busy): nothing changed.
+        logger.warning("City search timed out: %s", exc)
+        return {"search_error": busy_error().messages[0]}, 503
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    context = {
+        "page": page,
+        "rows": rows,
+        "query_string": query_string.urlencode(),
+        "periods": data["periods"],
+        "duration": data["duration"],
+        "class_size": data["class_size"],
+        "show_travel": data["near"],
+    }
+    return context, 200
+
+
+def _find_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
+    """The search page: the form, and the results when the query string holds a search (after a
+    refused booking too: the rows' forms post to the page's own address, query string included)."""
+    school = request.user.school
+    context = {"errors": errors or [], "searched": False, "action_query": request.GET.urlencode()}
+    if request.GET:
+        form = SearchForm(request.GET, school=school)
+        if form.is_valid():
+            found, found_status = _search(request, form)
+            context |= found | {"searched": True}
+            if found_status != 200:
+                status = found_status
+        elif status == 200:
+            status = 400
+    else:
+        form = SearchForm(school=school)
+    context["form"] = form
+    return render(request, "booking/find.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def find_and_book(request: HttpRequest) -> HttpResponse:
+    """GET: find a free room (the city search). POST: book one of the results."""
+    if not _books(request.user):
+        return _not_allowed(request)
+    if request.method == "GET":
+        return _find_page(request)
+    form = BookForm(request.POST)
+    if not form.is_valid():
+        errors = [
+            f"{form.fields[name].label or name}: {message}" if name != "__all__" else message
+            for name, messages_ in form.errors.items()
+            for message in messages_
+        ]
+        return _find_page(request, errors=errors, status=400)
+    data = form.cleaned_data
+    # Only whether the caller may see it, as the API's serializer asks (another school's private
+    # resource is not there: it answers exactly as one that does not exist).
+    resource = (
+        resource_list_for(request.user)
+        .select_related(None)
+        .prefetch_related(None)
+        .select_related("school")
+        .filter(pk=data["resource"])
+        .first()
+    )
+    if resource is None:
+        return _find_page(request, errors=[_("That resource was not found.")], status=400)
+    try:
+        if data["periods"]:
+            resolved = services.resolve_periods(resource=resource, date=data["date"], periods=data["periods"])
+            start, end, periods = resolved.start, resolved.end, resolved.periods
+        else:
+            start, end, periods = data["start"], data["end"], ""
+        booking = services.booking_create(
+            actor=request.user,
+            resource=resource,
+            start=start,
+            end=end,
+            class_size=data["class_size"],
+            purpose=data["purpose"],
+            periods=periods,
+        )
+    except ValidationError as exc:
+        return _find_page(request, errors=exc.messages, status=_status_for(_error_codes(exc)))
+    tz = local_tz()
+    facts = {
+        "resource": resource.name,
+        "date": booking.start.astimezone(tz).strftime("%Y-%m-%d"),
+        "start": booking.start.astimezone(tz).strftime("%H:%M"),
+        "end": booking.end.astimezone(tz).strftime("%H:%M"),
+    }
+    if booking.status == BookingStatus.PENDING:
+        messages.success(
+            request,
+            _(
+                "Requested %(resource)s on %(date)s, %(start)s to %(end)s: pending approval by the "
+                "resource's school. You will be told when it decides."
+            )
+            % facts,
+        )
+    else:
+        message = _("Booked %(resource)s on %(date)s, %(start)s to %(end)s: confirmed.")
+        messages.success(request, message % facts)
+    return redirect("booking-pass", pk=booking.pk)
+
+
+# --- my bookings -------------------------------------------------------------------------------
+
+CANCELLABLE = (BookingStatus.PENDING, BookingStatus.APPROVED, BookingStatus.HELD)
+
+
+def _my_bookings_page(request: HttpRequest, *, error: str | None = None, status: int = 200) -> HttpResponse:
+    now = timezone.now()
+    bookings = (
+        Booking.objects.filter(booked_by_id=request.user.pk)
+        .select_related("resource__school")
+        # Upcoming (not yet over) first, soonest first; then the past, most recent first.
+        .annotate(upcoming_start=Case(When(end__gt=now, then=F("start"))))
+        .order_by(F("upcoming_start").asc(nulls_last=True), "-start", "-pk")
+    )
+    page = Paginator(bookings, PAGE_SIZE).get_page(request.GET.get("page", 1))
+    tz = local_tz()
+    rows = [
+        {
+            "booking": booking,
+            "local_start": booking.start.astimezone(tz),
+            "local_end": booking.end.astimezone(tz),
+            "status_label": BookingStatus(booking.status).label,
+            "cancellable": booking.status in CANCELLABLE and booking.start > now,
+            "upcoming": booking.end > now,
+        }
+        for booking in page.object_list
+    ]
+    context = {"page": page, "rows": rows, "error": error}
+    return render(request, "booking/my_bookings.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET"])
+def my_bookings(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's own bookings (booked by them), with their passes and a Cancel button."""
+    return _my_bookings_page(request)
+
+
+@login_required
+@require_POST
+def my_booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel one of one's own bookings; anyone else's is not found here (404)."""
+    booking = get_object_or_404(
+        Booking.objects.select_related("resource"), pk=pk, booked_by_id=request.user.pk
+    )
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _my_bookings_page(request, error=" ".join(form.errors["reason"]), status=400)
+    try:
+        services.booking_cancel(actor=request.user, booking=booking, reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        return _my_bookings_page(request, error=" ".join(exc.messages), status=_status_for(_error_codes(exc)))
+    messages.success(request, _("Booking of %(resource)s cancelled.") % {"resource": booking.resource.name})
+    return redirect(reverse("my-bookings"))

@@ -1,0 +1,563 @@
+"""The teacher's web pages to find a free room and book it (/book/) and to see and cancel their own
+bookings (/bookings/): session, server-rendered, over the API's selectors and services."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from booking.models import Booking, BookingEvent
+from tests.booking.conftest import local, next_workday
+from tests.factories import ResourceFactory, SchoolFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lab(urban_school):
+    return ResourceFactory(school=urban_school, shared=True, capacity=40, name="物理实验室(一)")
+
+
+@pytest.fixture
+def private_lab(urban_school):
+    """The urban school's own lab, not shared: no other school sees or books it."""
+    return ResourceFactory(school=urban_school, shared=False, capacity=40, name="内部物理实验室")
+
+
+def web(user, **kwargs) -> Client:
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def search(day, **extra) -> dict:
+    query = {
+        "date_from": day.isoformat(),
+        "kind": "lab",
+        "subject": "physics",
+        "periods": "5-6",
+        "class_size": 30,
+    }
+    return {k: v for k, v in (query | extra).items() if v is not None}
+
+
+def booking_at(user, resource, start, minutes=45, status="approved"):
+    end = start + dt.timedelta(minutes=minutes)
+    return Booking.objects.create(
+        resource=resource, school=user.school, booked_by=user, start=start, end=end, block_start=start,
+        block_end=end, class_size=20, status=status, is_external=user.school_id != resource.school_id,
+        check_in_code="ABC123",
+    )  # fmt: skip
+
+
+def rows(response) -> list[str]:
+    """Each result row's text, tags stripped, whitespace squeezed."""
+    page = response.content.decode()
+    found = re.findall(r'<tr class="(?:result|booking[^"]*)"[^>]*>(.*?)</tr>', page, re.S)
+    # The pages write times as 13:30\u201315:10 (an en dash); compared here with a hyphen.
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).replace("\u2013", "-").split()) for row in found]
+
+
+def errors_for(response) -> list[str]:
+    return re.findall(r'id="error-([a-z_]+)"', response.content.decode())
+
+
+# --- who may use the pages ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/book/"), ("post", "/book/"), ("get", "/bookings/"), ("post", "/bookings/1/cancel/")],
+)
+def test_a_visitor_is_sent_to_sign_in(method, path):
+    response = getattr(Client(), method)(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/accounts/login/?next={path}")
+
+
+@pytest.mark.parametrize("who", ["analyst", "centre_admin"])
+def test_who_does_not_book_gets_a_clear_403(who, analyst, centre_admin, lab, day):
+    user = {"analyst": analyst, "centre_admin": centre_admin}[who]
+    for response in (
+        web(user).get("/book/"),
+        web(user).get("/book/", search(day)),
+        web(user).post(
+            "/book/", {"resource": lab.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30}
+        ),
+    ):
+        assert response.status_code == 403
+        assert "Only teachers and school administrators book" in response.content.decode()
+    assert Booking.objects.count() == 0
+
+
+def test_the_links_are_shown_to_those_who_book(county_teacher, urban_admin, analyst):
+    for user in (county_teacher, urban_admin):
+        page = web(user).get("/").content.decode()
+        assert 'href="/book/"' in page
+        assert 'href="/bookings/"' in page
+    page = web(analyst).get("/").content.decode()
+    assert 'href="/book/"' not in page
+    assert 'href="/bookings/"' not in page
+    assert 'href="/book/"' not in Client().get("/").content.decode()
+
+
+# --- the search form ------------------------------------------------------------------------
+
+
+def test_the_empty_form_proposes_tomorrow_and_searches_nothing(county_teacher):
+    from booking.forms import tomorrow
+
+    response = web(county_teacher).get("/book/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'value="{tomorrow().isoformat()}"' in page
+    assert 'id="results"' not in page
+    assert 'id="result-count"' not in page
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"date_from": "tomorrow"}, "date_from"),
+        ({"date_from": "1999-12-01"}, "date_from"),
+        ({"date_from": "x" * 100_000}, "date_from"),
+        ({"date_to": "+31"}, "date_to"),
+        ({"date_to": "-1"}, "date_to"),
+        ({"kind": "spaceship"}, "kind"),
+        ({"subject": "alchemy"}, "subject"),
+        ({"periods": "6-5"}, "periods"),
+        ({"periods": "five"}, "periods"),
+        ({"periods": "9" * 100_000}, "periods"),
+        ({"periods": None}, "periods"),  # neither periods nor duration
+        ({"duration": "90"}, "duration"),  # both
+        ({"periods": None, "duration": "4"}, "duration"),
+        ({"periods": None, "duration": "1441"}, "duration"),
+        ({"class_size": "0"}, "class_size"),
+        ({"class_size": "lots"}, "class_size"),
+        ({"class_size": None}, "class_size"),
+        ({"max_travel_minutes": "30"}, "max_travel_minutes"),  # without near
+        ({"near": "on", "max_travel_minutes": "-5"}, "max_travel_minutes"),
+    ],
+)
+def test_bad_search_input_is_a_400_naming_the_field(extra, field, county_teacher, lab, day):
+    if extra.get("date_to") in ("+31", "-1"):
+        extra = {"date_to": (day + dt.timedelta(days=int(extra["date_to"]))).isoformat()}
+    response = web(county_teacher).get("/book/", search(day, **extra))
+    assert response.status_code == 400
+    assert errors_for(response) == [field]
+    assert 'id="results"' not in response.content.decode()
+
+
+def test_near_my_school_needs_the_schools_coordinates(county_teacher, lab, day):
+    county_teacher.school.latitude = county_teacher.school.longitude = None
+    county_teacher.school.save()
+    response = web(county_teacher).get("/book/", search(day, near="on"))
+    assert response.status_code == 400
+    assert errors_for(response) == ["near"]
+
+
+def test_31_days_are_allowed(county_teacher, lab, day):
+    response = web(county_teacher).get(
+        "/book/", search(day, date_to=(day + dt.timedelta(days=30)).isoformat())
+    )
+    assert response.status_code == 200
+
+
+# --- search results -------------------------------------------------------------------------
+
+
+def test_a_periods_search_lists_the_free_periods_it_may_book(county_teacher, lab, private_lab, day):
+    own = ResourceFactory(school=county_teacher.school, shared=False, name="本校实验室")
+    ResourceFactory(school=lab.school, shared=True, subject="chemistry", name="化学实验室")
+    ResourceFactory(school=lab.school, shared=True, capacity=20, name="小实验室")  # too small for 30
+    taken = ResourceFactory(school=lab.school, shared=True, name="已约实验室")
+    booking_at(UserFactory(school=SchoolFactory()), taken, local(day, 13, 30), minutes=100)
+    response = web(county_teacher).get("/book/", search(day))
+    assert response.status_code == 200
+    found = rows(response)
+    school = lab.school.name
+    assert sorted(found) == sorted(
+        [
+            f"物理实验室(一) {school} {day.isoformat()} {day:%a} 13:30-15:10 Book",
+            f"本校实验室 {own.school.name} {day.isoformat()} {day:%a} 13:30-15:10 Book",
+        ]
+    )
+    page = response.content.decode()
+    assert "内部物理实验室" not in page  # another school's private lab is not there at all
+    assert '<input type="hidden" name="periods" value="5-6">' in page
+    assert f'<input type="hidden" name="date" value="{day.isoformat()}">' in page
+    assert '<input type="hidden" name="class_size" value="30">' in page
+    assert "2 free times found" in page
+
+
+def test_a_duration_search_offers_start_times_in_quarter_hours(county_teacher, lab, day):
+    booking_at(UserFactory(school=SchoolFactory()), lab, local(day, 10), minutes=60)
+    response = web(county_teacher).get("/book/", search(day, periods=None, duration="90"))
+    assert response.status_code == 200
+    found = rows(response)
+    assert len(found) == 2
+    assert "08:00-10:00" in found[0]
+    assert "11:00-17:00" in found[1]
+    page = response.content.decode()
+    forms = re.findall(r'<form method="post"[^>]*class="book">(.*?)</form>', page, re.S)
+    first = re.findall(r'<option value="([^"]+)">([0-9:]+)</option>', forms[0])
+    assert [label for _value, label in first] == ["08:00", "08:15", "08:30"]  # 08:30 + 90 min = 10:00
+    assert first[0][0] == f"{day.isoformat()}T08:00:00+08:00"
+    second = [label for _value, label in re.findall(r'<option value="([^"]+)">([0-9:]+)</option>', forms[1])]
+    assert second[0] == "11:00"
+    assert second[-1] == "15:30"
+    assert len(second) == 19
+    assert '<input type="hidden" name="duration" value="90">' in forms[0]
+
+
+def test_near_my_school_shows_the_travel_time_and_bounds_it(county_teacher, lab, day):
+    far = SchoolFactory(latitude=44.9, longitude=127.9)  # about 130 km away
+    ResourceFactory(school=far, shared=True, name="远方实验室")
+    response = web(county_teacher).get("/book/", search(day, near="on"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "远方实验室" in page
+    assert re.search(r'<td class="travel">\d+ min</td>', page)
+    bounded = web(county_teacher).get("/book/", search(day, near="on", max_travel_minutes="60"))
+    assert bounded.status_code == 200
+    assert "远方实验室" not in bounded.content.decode()
+    assert "物理实验室(一)" in bounded.content.decode()
+
+
+def test_results_come_50_to_a_page(county_teacher, urban_school, day):
+    for _i in range(3):
+        ResourceFactory(school=urban_school, shared=True)
+    query = search(day, date_to=(day + dt.timedelta(days=30)).isoformat())
+    first = web(county_teacher).get("/book/", query)
+    count = int(re.search(r'id="result-count">(\d+)', first.content.decode()).group(1))
+    assert count > 50
+    assert len(rows(first)) == 50
+    last_page = (count + 49) // 50
+    last = web(county_teacher).get("/book/", query | {"page": last_page})
+    assert len(rows(last)) == count - 50 * (last_page - 1)
+    assert f"Page {last_page} of {last_page}" in last.content.decode()
+    assert "page=" in first.content.decode()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_page_of_results_is_one_statement(county_teacher, urban_school, day):
+    for _i in range(3):
+        ResourceFactory(school=urban_school, shared=True)
+    query = search(day, date_to=(day + dt.timedelta(days=30)).isoformat(), page="2")
+    client = web(county_teacher)
+    client.get("/book/", query)  # the session and user are read as usual; the search is what counts
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/book/", query)
+    assert response.status_code == 200
+    count = int(re.search(r'id="result-count">(\d+)', response.content.decode()).group(1))
+    assert len(rows(response)) == count - 50 > 0
+    # The count and the page together (inside the test's transaction the session settings are
+    # saved and restored around it, statements of their own; outside, one round trip).
+    searches = [q for q in queries.captured_queries if "count(*) AS n FROM res" in q["sql"]]
+    assert len(searches) == 1
+
+
+# --- booking from a result ------------------------------------------------------------------
+
+
+def book(client, day, resource, **extra):
+    body = {"resource": resource.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30} | extra
+    return client.post("/book/?" + "&".join(f"{k}={v}" for k, v in search(day).items()), body)
+
+
+def test_booking_a_result_writes_one_booking_and_lands_on_its_pass(county_teacher, lab, day):
+    response = book(web(county_teacher), day, lab, purpose="牛顿第二定律")
+    assert response.status_code in (302, 303)
+    booking = Booking.objects.get()
+    assert response["Location"] == f"/bookings/{booking.pk}/pass/"
+    assert (booking.resource, booking.booked_by, booking.school) == (
+        lab,
+        county_teacher,
+        county_teacher.school,
+    )
+    assert (booking.start, booking.end) == (local(day, 13, 30), local(day, 15, 10))
+    assert (booking.periods, booking.class_size, booking.purpose) == ("5-6", 30, "牛顿第二定律")
+    assert booking.status == "approved"
+    assert list(BookingEvent.objects.values_list("booking_id", "to_status")) == [(booking.pk, "approved")]
+    page = web(county_teacher).get(response["Location"])
+    assert page.status_code == 200
+
+
+def test_the_message_says_confirmed_or_pending(county_teacher, lab, urban_school, day):
+    client = web(county_teacher)
+    client.post("/book/", {"resource": lab.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30})
+    page = client.get(f"/bookings/{Booking.objects.get().pk}/pass/").content.decode()
+    assert "confirmed" in page
+    approval = ResourceFactory(school=urban_school, shared=True, requires_approval=True, name="审批实验室")
+    response = client.post(
+        "/book/",
+        {"resource": approval.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30},
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "pending approval" in page
+    assert Booking.objects.get(resource=approval).status == "pending"
+
+
+def test_a_duration_result_books_from_the_chosen_start(county_teacher, lab, day):
+    start = local(day, 9, 15)
+    response = web(county_teacher).post(
+        "/book/", {"resource": lab.pk, "start": start.isoformat(), "duration": 90, "class_size": 25}
+    )
+    assert response.status_code == 302
+    booking = Booking.objects.get()
+    assert (booking.start, booking.end, booking.periods) == (start, start + dt.timedelta(minutes=90), "")
+    assert booking.class_size == 25
+
+
+def test_start_and_end_may_be_given(county_teacher, lab, day):
+    response = web(county_teacher).post(
+        "/book/",
+        {
+            "resource": lab.pk,
+            "start": local(day, 9).isoformat(),
+            "end": local(day, 10).isoformat(),
+            "class_size": 25,
+        },
+    )
+    assert response.status_code == 302
+    assert (Booking.objects.get().start, Booking.objects.get().end) == (local(day, 9), local(day, 10))
+
+
+def test_a_taken_time_is_a_409_with_the_search_again_and_nothing_written(county_teacher, lab, day):
+    other = UserFactory(school=SchoolFactory())
+    booking_at(other, lab, local(day, 14), minutes=30)
+    response = book(web(county_teacher), day, lab)
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "That time is already taken for this resource." in page
+    assert 'id="search-form"' in page
+    assert f'value="{day.isoformat()}"' in page  # the search is still filled in
+    assert Booking.objects.count() == 1
+    assert BookingEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"class_size": 41}, "This resource holds 40 students; the class has 41."),
+        ({"periods": "9"}, "has no period 9"),
+    ],
+)
+def test_a_broken_rule_is_a_400_with_its_message(extra, message, county_teacher, lab, day):
+    response = book(web(county_teacher), day, lab, **extra)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Booking.objects.count() == 0
+
+
+def test_every_broken_rule_is_listed(county_teacher, lab):
+    saturday = next_workday()
+    while saturday.weekday() != 5:
+        saturday += dt.timedelta(days=1)
+    response = book(web(county_teacher), saturday, lab, class_size=41)
+    assert response.status_code == 400
+    items = re.findall(
+        r"<li>(.*?)</li>", response.content.decode().split('id="book-errors"')[1].split("</ul>")[0]
+    )
+    assert len(items) >= 2
+    assert Booking.objects.count() == 0
+
+
+def test_another_schools_private_resource_answers_like_an_unknown_one(county_teacher, private_lab, day):
+    client = web(county_teacher)
+    private = book(client, day, private_lab)
+    unknown = client.post(
+        "/book/", {"resource": 987654321, "date": day.isoformat(), "periods": "5-6", "class_size": 30}
+    )
+    assert private.status_code == unknown.status_code == 400
+    assert "That resource was not found." in private.content.decode()
+    assert "That resource was not found." in unknown.content.decode()
+    assert "内部物理实验室" not in private.content.decode()
+    assert Booking.objects.count() == 0
+
+
+def test_the_owner_school_books_its_own_private_resource(urban_teacher, private_lab, day):
+    assert book(web(urban_teacher), day, private_lab).status_code == 302
+    assert Booking.objects.get().resource == private_lab
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resource": "abc"},
+        {"resource": "1" * 100_000},
+        {"resource": ""},
+        {"class_size": "x" * 100_000},
+        {"class_size": 0},
+        {"purpose": "长" * 501},
+        {"periods": "x" * 100_000},
+        {"periods": "", "start": "yesterday", "end": "today"},
+        {"periods": "", "start": "x" * 100_000, "duration": 60},
+        {"periods": "", "start": "START", "end": "START"},  # end <= start
+        {"periods": "", "start": "END", "end": "START"},
+        {"periods": "", "start": "START"},  # no end, no duration
+        {"periods": "", "start": "START", "duration": 10**100},
+        {"periods": "", "start": "9999-12-31T23:59:00-12:00", "duration": 60},
+        {"periods": "", "start": "START", "end": "x" * 100_000},
+        {"date": "x" * 100_000},
+        {"date": ""},
+    ],
+)
+def test_tampered_hidden_values_are_a_clear_400(body, county_teacher, lab, day):
+    values = {"START": local(day, 9).isoformat(), "END": local(day, 10).isoformat()}
+    body = {k: values.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
+    base = {"resource": lab.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30}
+    response = web(county_teacher).post("/book/", base | body)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="book-errors"' in page
+    assert Booking.objects.count() == 0
+
+
+def test_booking_needs_the_csrf_token(county_teacher, lab, day):
+    client = web(county_teacher, enforce_csrf_checks=True)
+    response = book(client, day, lab)
+    assert response.status_code == 403
+    assert Booking.objects.count() == 0
+    # With the page's token it goes through.
+    page = client.get("/book/", search(day)).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/book/",
+        {
+            "csrfmiddlewaretoken": token,
+            "resource": lab.pk,
+            "date": day.isoformat(),
+            "periods": "5-6",
+            "class_size": 30,
+        },
+    )
+    assert response.status_code == 302
+    assert Booking.objects.count() == 1
+
+
+def test_the_pages_speak_chinese_by_default(county_teacher, lab, day, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client = web(county_teacher)
+    page = client.get("/book/", search(day), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "查找空闲场地" in page
+    assert "预约" in page
+    assert "Find a free room" not in page
+    assert "物理实验室(一)" in page
+    mine = client.get("/bookings/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "我的预约" in mine
+    assert "My bookings" not in mine
+    refused = client.get("/book/", search(day, class_size="0"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert refused.status_code == 400
+    assert "班级人数" in refused.content.decode()
+
+
+# --- my bookings ----------------------------------------------------------------------------
+
+
+def test_my_bookings_lists_mine_only_upcoming_first_then_the_past(county_teacher, county_school, lab, day):
+    colleague = UserFactory(role="teacher", school=county_school)
+    later = booking_at(county_teacher, lab, local(day + dt.timedelta(days=7), 9))
+    soon = booking_at(county_teacher, lab, local(day, 9))
+    last_week = booking_at(county_teacher, lab, local(day - dt.timedelta(days=14), 9), status="completed")
+    last_month = booking_at(county_teacher, lab, local(day - dt.timedelta(days=40), 9), status="cancelled")
+    theirs = booking_at(colleague, lab, local(day, 11))
+    response = web(county_teacher).get("/bookings/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    order = [int(pk) for pk in re.findall(r'<tr class="booking [a-z]+" id="booking-(\d+)"', page)]
+    assert order == [soon.pk, later.pk, last_week.pk, last_month.pk]
+    assert f'id="booking-{theirs.pk}"' not in page
+    assert f'href="/bookings/{soon.pk}/pass/"' in page
+    found = rows(response)
+    assert found[0].startswith(f"物理实验室(一) {lab.school.name} {day.isoformat()}")
+    assert "09:00-09:45" in found[0]
+    assert "Approved" in found[0]
+    assert "Completed" in found[2]
+    # Active and not started: a Cancel form; finished or cancelled: none.
+    assert f'action="/bookings/{soon.pk}/cancel/"' in page
+    assert f'action="/bookings/{later.pk}/cancel/"' in page
+    assert f'action="/bookings/{last_week.pk}/cancel/"' not in page
+    assert f'action="/bookings/{last_month.pk}/cancel/"' not in page
+
+
+def test_my_bookings_come_50_to_a_page(county_teacher, lab, day):
+    for i in range(51):
+        booking_at(county_teacher, lab, local(day - dt.timedelta(days=i + 1), 9), status="completed")
+    first = web(county_teacher).get("/bookings/")
+    assert len(rows(first)) == 50
+    second = web(county_teacher).get("/bookings/?page=2")
+    assert len(rows(second)) == 1
+
+
+def test_cancel_works_once_and_a_second_time_is_a_409(county_teacher, lab, day):
+    booking = booking_at(county_teacher, lab, local(day, 9))
+    client = web(county_teacher)
+    response = client.post(f"/bookings/{booking.pk}/cancel/", {"reason": "学生考试"})
+    assert response.status_code == 302
+    assert response["Location"] == "/bookings/"
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    event = BookingEvent.objects.get(booking=booking, to_status="cancelled")
+    assert (event.actor, event.reason) == (county_teacher, "学生考试")
+    assert "cancelled" in client.get("/bookings/").content.decode()
+    again = client.post(f"/bookings/{booking.pk}/cancel/")
+    assert again.status_code == 409
+    assert 'id="cancel-error"' in again.content.decode()
+    assert BookingEvent.objects.filter(booking=booking, to_status="cancelled").count() == 1
+
+
+def test_nobody_cancels_someone_elses_booking_here(county_teacher, county_school, urban_admin, lab, day):
+    booking = booking_at(county_teacher, lab, local(day, 9))
+    colleague = UserFactory(role="teacher", school=county_school)
+    for user in (colleague, urban_admin, UserFactory(role="school_admin", school=county_school)):
+        assert web(user).post(f"/bookings/{booking.pk}/cancel/").status_code == 404
+    assert web(county_teacher).post("/bookings/987654321/cancel/").status_code == 404
+    assert web(county_teacher).get(f"/bookings/{booking.pk}/cancel/").status_code == 405
+    booking.refresh_from_db()
+    assert booking.status == "approved"
+
+
+def test_a_too_long_reason_is_a_400_and_changes_nothing(county_teacher, lab, day):
+    booking = booking_at(county_teacher, lab, local(day, 9))
+    response = web(county_teacher).post(f"/bookings/{booking.pk}/cancel/", {"reason": "x" * 501})
+    assert response.status_code == 400
+    booking.refresh_from_db()
+    assert booking.status == "approved"
+
+
+def test_cancelling_needs_the_csrf_token(county_teacher, lab, day):
+    booking = booking_at(county_teacher, lab, local(day, 9))
+    assert (
+        web(county_teacher, enforce_csrf_checks=True).post(f"/bookings/{booking.pk}/cancel/").status_code
+        == 403
+    )
+    booking.refresh_from_db()
+    assert booking.status == "approved"
+
+
+def test_the_page_shows_what_the_apis_search_answers(county_teacher, lab, private_lab, day):
+    from tests.conftest import client_for
+
+    api = (
+        client_for(county_teacher)
+        .get(
+            "/api/v1/availability/",
+            {
+                "date_from": day.isoformat(),
+                "date_to": day.isoformat(),
+                "kind": "lab",
+                "periods": "5-6",
+                "capacity_min": 30,
+            },
+        )
+        .json()
+    )
+    page = web(county_teacher).get("/book/", search(day, subject=None))
+    assert len(rows(page)) == api["count"] == 1
+    assert lab.name in rows(page)[0]
