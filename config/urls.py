@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from booking.feeds import calendar_feed_view
 from config.health import healthz
+from schools.views import SignInView
 
 api_v1 = [
     path("", include("schools.api.urls")),
@@ -23,7 +24,7 @@ urlpatterns = [
     re_path(r"^calendar/(?P<token>[A-Za-z0-9_-]{20,100})\.ics$", calendar_feed_view, name="calendar-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Every user signs in here for the web pages (the admin's own login admits staff only).
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("booking.urls")),
     path("admin/", admin.site.urls),

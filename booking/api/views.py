@@ -303,7 +303,7 @@ class BookingCheckInQrApi(APIView):
     school scans it to confirm. Only the booker gets it (404 for everyone else)."""
 
     permission_classes = [IsBookingUser]
-    renderer_classes = [SVGRenderer, JSONRenderer]
+    renderer_classes = [JSONRenderer, SVGRenderer]  # errors as JSON, like every other endpoint
 
     @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY})
     def get(self, request, pk):

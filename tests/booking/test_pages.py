@@ -249,3 +249,10 @@ def test_the_links_are_the_url_patterns_under_any_script_prefix(prefix, soon):
         assert checkin.pass_path(soon).startswith(prefix)
     finally:
         set_script_prefix("/")
+
+
+def test_the_qr_images_errors_are_json_like_every_other_endpoint(urban_admin, soon):
+    response = client_for(urban_admin).get(f"/api/v1/bookings/{soon.pk}/check-in-qr/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
