@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.throttling import SimpleRateThrottle
 
 from config.db import sqlstate
 from config.exceptions import CONFLICT_CODES, QUERY_CANCELED, busy_error
@@ -120,6 +121,31 @@ def _not_allowed(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/not_allowed.html", {"message": message}, status=403)
 
 
+class WebRate(SimpleRateThrottle):
+    """The API's per-user limits (DEFAULT_THROTTLE_RATES) on the web pages: `search` (every page of a
+    broad search computes the whole answer; one budget with the API's search) and `booking_write`."""
+
+    def __init__(self, scope: str):
+        self.scope = scope
+        super().__init__()
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+def _throttled(request: HttpRequest, scope: str) -> int | None:
+    """None when the user may go on; else the seconds to wait."""
+    rate = WebRate(scope)
+    if rate.allow_request(request, None):
+        return None
+    return max(int(rate.wait() or rate.duration), 1)
+
+
+def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def _error_codes(exc: ValidationError) -> set[str]:
     if hasattr(exc, "error_dict"):
         return {e.code or "invalid" for errors in exc.error_dict.values() for e in errors}
@@ -172,6 +198,10 @@ def _row(result, form: SearchForm) -> dict:
 def _search(request: HttpRequest, form: SearchForm) -> tuple[dict, int]:
     """The results page the form asks for (50 rows), from the API's selector: on PostgreSQL the
     count and this page come from one statement (search_sql.SearchResults.expect_page)."""
+    wait = _throttled(request, "search")
+    if wait is not None:
+        message = _("Too many searches. Try again in %(seconds)d seconds.") % {"seconds": wait}
+        return {"search_error": message, "retry_after": wait}, 429
     data = form.cleaned_data
     periods = None
     if data["periods"]:
@@ -215,7 +245,13 @@ def _search(request: HttpRequest, form: SearchForm) -> tuple[dict, int]:
     return context, 200
 
 
-def _find_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
+def _find_page(
+    request: HttpRequest,
+    *,
+    errors: list[str] | None = None,
+    status: int = 200,
+    retry_after: int | None = None,
+) -> HttpResponse:
     """The search page: the form, and the results when the query string holds a search (after a
     refused booking too: the rows' forms post to the page's own address, query string included)."""
     school = request.user.school
@@ -232,7 +268,9 @@ def _find_page(request: HttpRequest, *, errors: list[str] | None = None, status:
     else:
         form = SearchForm(school=school)
     context["form"] = form
-    return render(request, "booking/find.html", context, status=status)
+    response = render(request, "booking/find.html", context, status=status)
+    wait = context.get("retry_after", retry_after)
+    return _too_many(response, wait) if wait is not None else response
 
 
 @login_required
@@ -243,6 +281,10 @@ def find_and_book(request: HttpRequest) -> HttpResponse:
         return _not_allowed(request)
     if request.method == "GET":
         return _find_page(request)
+    wait = _throttled(request, "booking_write")
+    if wait is not None:
+        message = _("Too many booking requests at once. Try again in %(seconds)d seconds.") % {"seconds": wait}
+        return _find_page(request, errors=[message], status=429, retry_after=wait)
     form = BookForm(request.POST)
     if not form.is_valid():
         errors = [
@@ -348,6 +390,10 @@ def my_booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     booking = get_object_or_404(
         Booking.objects.select_related("resource"), pk=pk, booked_by_id=request.user.pk
     )
+    wait = _throttled(request, "booking_write")
+    if wait is not None:
+        message = _("Too many booking requests at once. Try again in %(seconds)d seconds.") % {"seconds": wait}
+        return _too_many(_my_bookings_page(request, error=message, status=429), wait)
     form = CancelForm(request.POST)
     if not form.is_valid():
         return _my_bookings_page(request, error=" ".join(form.errors["reason"]), status=400)

@@ -561,3 +561,74 @@ def test_the_page_shows_what_the_apis_search_answers(county_teacher, lab, privat
     page = web(county_teacher).get("/book/", search(day, subject=None))
     assert len(rows(page)) == api["count"] == 1
     assert lab.name in rows(page)[0]
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def low_limits(settings):
+    """Searches and booking writes at 2 a minute (the API's scopes, DEFAULT_THROTTLE_RATES)."""
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "search": "2/min",
+            "booking_write": "2/min",
+        },
+    }
+    before = SimpleRateThrottle.THROTTLE_RATES  # DRF binds the rates at import
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    yield
+    SimpleRateThrottle.THROTTLE_RATES = before
+
+
+def forget_limits(user):
+    # The windows live in the shared cache for a minute, keyed by user id (ids repeat across runs).
+    from django.core.cache import cache
+
+    cache.delete_many([f"throttle_search_{user.pk}", f"throttle_booking_write_{user.pk}"])
+
+
+def test_searches_are_limited_like_the_apis(low_limits, county_teacher, lab, day):
+    forget_limits(county_teacher)
+    client = web(county_teacher)
+    assert client.get("/book/").status_code == 200  # the empty form is no search
+    assert client.get("/book/", search(day)).status_code == 200
+    assert client.get("/book/", search(day)).status_code == 200
+    refused = client.get("/book/", search(day))
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    page = refused.content.decode()
+    assert "Too many searches." in page
+    assert 'id="results"' not in page
+    forget_limits(county_teacher)
+
+
+def test_booking_writes_are_limited_like_the_apis(low_limits, county_teacher, lab, day):
+    forget_limits(county_teacher)
+    client = web(county_teacher)
+    first = booking_at(county_teacher, lab, local(day, 9))
+    assert client.post(f"/bookings/{first.pk}/cancel/").status_code == 302
+    assert (
+        client.post(
+            "/book/", {"resource": lab.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30}
+        ).status_code
+        == 302
+    )
+    refused = client.post(
+        "/book/", {"resource": lab.pk, "date": day.isoformat(), "periods": "1-2", "class_size": 30}
+    )
+    assert refused.status_code == 429
+    assert "Too many booking requests at once." in refused.content.decode()
+    assert Booking.objects.count() == 2
+    second = Booking.objects.get(periods="5-6")
+    again = client.post(f"/bookings/{second.pk}/cancel/")
+    assert again.status_code == 429
+    assert int(again["Retry-After"]) >= 1
+    second.refresh_from_db()
+    assert second.status == "approved"
+    forget_limits(county_teacher)
