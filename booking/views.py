@@ -146,6 +146,10 @@ def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
     return response
 
 
+def _too_many_writes(wait: int) -> str:
+    return _("Too many booking requests at once. Try again in %(seconds)d seconds.") % {"seconds": wait}
+
+
 def _error_codes(exc: ValidationError) -> set[str]:
     if hasattr(exc, "error_dict"):
         return {e.code or "invalid" for errors in exc.error_dict.values() for e in errors}
@@ -283,7 +287,7 @@ def find_and_book(request: HttpRequest) -> HttpResponse:
         return _find_page(request)
     wait = _throttled(request, "booking_write")
     if wait is not None:
-        message = _("Too many booking requests at once. Try again in %(seconds)d seconds.") % {"seconds": wait}
+        message = _too_many_writes(wait)
         return _find_page(request, errors=[message], status=429, retry_after=wait)
     form = BookForm(request.POST)
     if not form.is_valid():
@@ -392,7 +396,7 @@ def my_booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     )
     wait = _throttled(request, "booking_write")
     if wait is not None:
-        message = _("Too many booking requests at once. Try again in %(seconds)d seconds.") % {"seconds": wait}
+        message = _too_many_writes(wait)
         return _too_many(_my_bookings_page(request, error=message, status=429), wait)
     form = CancelForm(request.POST)
     if not form.is_valid():

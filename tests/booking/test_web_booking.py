@@ -181,8 +181,8 @@ def test_a_periods_search_lists_the_free_periods_it_may_book(county_teacher, lab
     school = lab.school.name
     assert sorted(found) == sorted(
         [
-            f"物理实验室(一) {school} {day.isoformat()} {day:%a} 13:30-15:10 Book",
-            f"本校实验室 {own.school.name} {day.isoformat()} {day:%a} 13:30-15:10 Book",
+            f"物理实验室(一) {school} {day.isoformat()} {day:%A} 13:30-15:10 Book",
+            f"本校实验室 {own.school.name} {day.isoformat()} {day:%A} 13:30-15:10 Book",
         ]
     )
     page = response.content.decode()
