@@ -10,21 +10,39 @@ import segno
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from .models import Booking
 
-# Stand-ins for a booking's id and code, to resolve each URL pattern once (per script prefix):
+# The link carries a token, not the six-character code: whoever may see a booking (every teacher
+# of the booking school, for one) could otherwise try the 16.7 million codes on the page. The
+# token is an HMAC of the id and the code under SECRET_KEY, 80 bits; the code stays for saying
+# aloud and for the API's check-in, which is throttled.
+TOKEN_LENGTH = 20
+
+
+def check_in_token(booking: Booking) -> str:
+    return salted_hmac("edushare.booking.check-in", f"{booking.pk}:{booking.check_in_code}").hexdigest()[
+        :TOKEN_LENGTH
+    ]
+
+
+def token_matches(booking: Booking, token: str) -> bool:
+    return constant_time_compare(token.lower(), check_in_token(booking))
+
+
+# Stand-ins for a booking's id and token, to resolve each URL pattern once (per script prefix):
 # every booking answer of the API carries both links, and reverse() cost as much CPU as the rest
 # of writing the answer (docs/benchmarks.md, booking over HTTP).
-_PK, _CODE = 918273645, "FACADE"
+_PK, _TOKEN = 918273645, "facade" * 3 + "00"
 
 
 @functools.lru_cache(maxsize=8)
 def _around(name: str, marker: str, prefix: str) -> tuple[str, str]:
     """What comes before and after `marker` in the URL `name` resolves to (`prefix` keys the cache:
     the script prefix is part of every URL)."""
-    args = [_PK, _CODE] if marker.count("/") == 3 else [_PK]
+    args = [_PK, _TOKEN] if marker.count("/") == 3 else [_PK]
     head, found, tail = reverse(name, args=args).rpartition(marker)
     if not found:
         raise ImproperlyConfigured(f"{name} does not end in the booking's id")
@@ -32,8 +50,8 @@ def _around(name: str, marker: str, prefix: str) -> tuple[str, str]:
 
 
 def check_in_path(booking: Booking) -> str:
-    head, tail = _around("booking-check-in-page", f"/{_PK}/{_CODE}/", get_script_prefix())
-    return f"{head}/{booking.pk}/{booking.check_in_code}/{tail}"
+    head, tail = _around("booking-check-in-page", f"/{_PK}/{_TOKEN}/", get_script_prefix())
+    return f"{head}/{booking.pk}/{check_in_token(booking)}/{tail}"
 
 
 def pass_path(booking: Booking) -> str:

@@ -9,9 +9,10 @@ urlpatterns = [
     path("bookings/", views.my_bookings, name="my-bookings"),
     path("bookings/<int:pk>/cancel/", views.my_booking_cancel, name="my-booking-cancel"),
     path("bookings/<int:pk>/pass/", views.booking_pass, name="booking-pass"),
-    # The code is six hexadecimal characters; anything else is no link of ours (404).
+    # The token is 20 hexadecimal characters (booking.checkin), the id at most 18 digits (a longer
+    # one would not even be a number to Python); anything else is no link of ours (404).
     re_path(
-        r"^check-in/(?P<pk>[0-9]+)/(?P<code>[0-9A-Fa-f]{6})/$",
+        r"^check-in/(?P<pk>[0-9]{1,18})/(?P<token>[0-9A-Fa-f]{20})/$",
         views.check_in_page,
         name="booking-check-in-page",
     ),

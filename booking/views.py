@@ -19,9 +19,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from rest_framework.throttling import SimpleRateThrottle
 
 from config.db import sqlstate
@@ -30,7 +30,7 @@ from equipment.selectors import resource_list_for
 
 from . import rules, selectors, services
 from .calendar import local_tz
-from .checkin import check_in_path, check_in_qr_svg, check_in_url
+from .checkin import check_in_path, check_in_qr_svg, check_in_url, token_matches
 from .forms import BookForm, CancelForm, SearchForm
 from .models import Booking, BookingStatus
 
@@ -50,12 +50,13 @@ def _facts(booking: Booking) -> dict:
     }
 
 
+@never_cache  # the code and the teacher's name must not come back from a shared computer's cache
 @login_required
+@require_safe
 def booking_pass(request: HttpRequest, pk: int) -> HttpResponse:
-    """The booker's pass: only the teacher who booked sees it (the code is theirs to show)."""
-    booking = get_object_or_404(
-        Booking.objects.select_related("resource__school", "school"), pk=pk, booked_by_id=request.user.pk
-    )
+    """The booker's pass: only the teacher who booked sees it (the code is theirs to show), and only
+    while their role may see bookings at all (as the API's QR image)."""
+    booking = get_object_or_404(selectors.booking_list_for(request.user), pk=pk, booked_by_id=request.user.pk)
     url = check_in_url(booking, request)
     return render(
         request,
@@ -69,13 +70,14 @@ def _may_check_in(user, booking: Booking) -> bool:
     return booking.booked_by_id == user.pk or user.administers(booking.resource.school_id)
 
 
+@never_cache
 @login_required
-@require_http_methods(["GET", "POST"])
-def check_in_page(request: HttpRequest, pk: int, code: str) -> HttpResponse:
-    """What the pass's QR code opens. Someone who may not see the booking, or a link whose code is
+@require_http_methods(["GET", "HEAD", "POST"])
+def check_in_page(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    """What the pass's QR code opens. Someone who may not see the booking, or a link whose token is
     not the booking's, finds nothing here (404), as in the API."""
     booking = selectors.booking_list_for(request.user).filter(pk=pk).first()
-    if booking is None or not constant_time_compare(code.upper(), booking.check_in_code):
+    if booking is None or not token_matches(booking, token):
         raise Http404
     error, status = None, 200
     if request.method == "POST":

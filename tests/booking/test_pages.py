@@ -43,8 +43,8 @@ def web(user) -> Client:
     return client
 
 
-def link(booking, code=None) -> str:
-    return f"/check-in/{booking.pk}/{code or booking.check_in_code}/"
+def link(booking, token=None) -> str:
+    return f"/check-in/{booking.pk}/{token or checkin.check_in_token(booking)}/"
 
 
 # --- the pass ------------------------------------------------------------------------------
@@ -125,17 +125,40 @@ def test_the_booker_may_check_in_on_the_same_page(county_teacher, soon):
     assert soon.status == "checked_in"
 
 
-def test_a_link_with_another_code_finds_nothing(urban_admin, soon):
-    assert web(urban_admin).get(link(soon, code="FFFFFF")).status_code == 404
-    assert web(urban_admin).post(link(soon, code="FFFFFF")).status_code == 404
-    assert web(urban_admin).get(f"/check-in/{soon.pk}/not-a-code/").status_code == 404
-    assert web(urban_admin).get(f"/check-in/999999/{soon.check_in_code}/").status_code == 404
+def test_a_link_with_another_token_finds_nothing(urban_admin, soon):
+    client = web(urban_admin)
+    assert client.get(link(soon, token="f" * 20)).status_code == 404
+    assert client.post(link(soon, token="f" * 20)).status_code == 404
+    # The spoken code is not the link's secret: a link made of it is no link of ours.
+    assert client.get(f"/check-in/{soon.pk}/{soon.check_in_code}/").status_code == 404
+    assert client.get(f"/check-in/{soon.pk}/not-a-token/").status_code == 404
+    # Another booking's token does not open this one.
+    other = booking_at(soon.booked_by, soon.resource, soon.start + dt.timedelta(hours=2), code="D4E5F6")
+    assert client.get(f"/check-in/{soon.pk}/{checkin.check_in_token(other)}/").status_code == 404
+    # Ids beyond any number the database or Python takes are not found either, never a 500.
+    for pk in ("999999", "9223372036854775808", "9" * 5000):
+        assert client.get(f"/check-in/{pk}/{checkin.check_in_token(soon)}/").status_code == 404
     soon.refresh_from_db()
     assert soon.status == "approved"
 
 
-def test_the_code_in_the_link_is_read_in_either_case(urban_admin, soon):
-    assert web(urban_admin).get(link(soon, code=soon.check_in_code.lower())).status_code == 200
+def test_the_token_in_the_link_is_read_in_either_case(urban_admin, soon):
+    assert web(urban_admin).get(link(soon, token=checkin.check_in_token(soon).upper())).status_code == 200
+
+
+def test_the_pages_are_not_kept_in_caches(county_teacher, urban_admin, soon):
+    for client, url in ((web(county_teacher), f"/bookings/{soon.pk}/pass/"), (web(urban_admin), link(soon))):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        assert client.head(url).status_code == 200
+    assert web(county_teacher).post(f"/bookings/{soon.pk}/pass/").status_code == 405
+
+
+def test_the_pass_follows_the_users_role_now(county_teacher, soon):
+    county_teacher.role = "analyst"  # analysts read aggregates only, never bookings
+    county_teacher.save()
+    assert web(county_teacher).get(f"/bookings/{soon.pk}/pass/").status_code == 404
 
 
 def test_another_school_finds_nothing_even_with_the_right_code(soon):
@@ -243,7 +266,7 @@ def test_the_links_are_the_url_patterns_under_any_script_prefix(prefix, soon):
     try:
         set_script_prefix(prefix)
         assert checkin.check_in_path(soon) == reverse(
-            "booking-check-in-page", args=[soon.pk, soon.check_in_code]
+            "booking-check-in-page", args=[soon.pk, checkin.check_in_token(soon)]
         )
         assert checkin.pass_path(soon) == reverse("booking-pass", args=[soon.pk])
         assert checkin.pass_path(soon).startswith(prefix)

@@ -10,6 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from booking import checkin
 from booking.models import Booking, BookingEvent
 from tests.factories import DistrictFactory, ResourceFactory, SchoolFactory, UserFactory
 
@@ -46,7 +47,7 @@ def test_the_lab_school_confirms_the_teachers_arrival(browser, live_server):
     assert "预约凭证" in browser.page_source
     assert "物理实验室(一)" in browser.page_source
     link = browser.find_element(By.ID, "check-in-link").get_attribute("href")
-    assert link == f"{live_server.url}/check-in/{booking.pk}/7F3A9C/"
+    assert link == f"{live_server.url}/check-in/{booking.pk}/{checkin.check_in_token(booking)}/"
     browser.find_element(By.XPATH, "//form[contains(@action, '/accounts/logout/')]//button").click()
     WebDriverWait(browser, 10).until(
         ec.presence_of_element_located((By.XPATH, "//a[contains(@href, '/accounts/login/')]"))
