@@ -1,6 +1,7 @@
 """Forms of the booking web pages (booking.views): the city search a teacher fills in, the hidden
-fields of a result's "Book" button, and a cancellation's reason. They only read and check what the
-browser sent; the selectors and services decide the rest, as for the API."""
+fields of a result's "Book" button (and its optional "repeat weekly until"), and a cancellation's
+reason. They only read and check what the browser sent; the selectors and services decide the
+rest, as for the API."""
 
 from __future__ import annotations
 
@@ -182,6 +183,11 @@ class BookForm(forms.Form):
     )
     class_size = ShortIntegerField(label=_("Class size"), min_value=1, max_value=5000)
     purpose = forms.CharField(label=_("Purpose"), max_length=MAX_PURPOSE, required=False)
+    # Empty: book this time once. A date: the same time every week up to that date, as a series
+    # (booking.services.series_create, which also bounds it to 100 occurrences).
+    repeat_until = ShortDateField(
+        label=_("Repeat weekly until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean_date(self):
         day = self.cleaned_data.get("date")
@@ -191,6 +197,10 @@ class BookForm(forms.Form):
         text = self.cleaned_data.get("periods", "").strip()
         return _periods(text) if text else ""
 
+    def clean_repeat_until(self):
+        day = self.cleaned_data.get("repeat_until")
+        return _in_range(day) if day else None
+
     def clean(self):
         data = super().clean()
         if any(name in self.errors for name in ("start", "end", "duration", "date", "periods")):
@@ -198,6 +208,8 @@ class BookForm(forms.Form):
         if data.get("periods"):
             if not data.get("date"):
                 self.add_error("date", ValidationError(_("Give the date of the periods."), code="required"))
+            else:
+                self._check_repeat(data, data["date"])
             return data
         start, end, minutes = data.get("start"), data.get("end"), data.get("duration")
         if start is None:
@@ -211,7 +223,22 @@ class BookForm(forms.Form):
             self.add_error(
                 "end", ValidationError(_("The end must be after the start."), code="invalid_range")
             )
+        else:
+            self._check_repeat(data, start.astimezone(local_tz()).date())
         return data
+
+    def _check_repeat(self, data: dict, first: dt.date) -> None:
+        """A weekly booking ends after its first date (Harbin's calendar date of the first time)."""
+        until = data.get("repeat_until")
+        if until is not None and until <= first:
+            self.add_error(
+                "repeat_until",
+                ValidationError(
+                    _("Repeat until a date after the first one (%(date)s)."),
+                    code="invalid_range",
+                    params={"date": first.isoformat()},
+                ),
+            )
 
 
 class CancelForm(forms.Form):

@@ -1,8 +1,9 @@
 """Web pages of the booking app (signed-in users, session): a booking's pass, which shows the
 teacher the check-in code and a QR code of the check-in link; the page that link opens, where the
 owner school confirms the teacher's arrival (or the teacher checks in); and the teacher's own
-pages to find a free room and book it (`/book/`) and to see and cancel their bookings
-(`/bookings/`), over the same selectors and services as the API."""
+pages to find a free room and book it (`/book/`: once, or the same time every week up to a date, as
+a series) and to see and cancel their bookings (`/bookings/`), over the same selectors and services
+as the API."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from django.db.models import Case, F, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -32,7 +33,7 @@ from . import rules, selectors, services
 from .calendar import local_tz
 from .checkin import check_in_path, check_in_qr_svg, check_in_url, token_matches
 from .forms import BookForm, CancelForm, SearchForm
-from .models import Booking, BookingStatus
+from .models import Booking, BookingStatus, Series
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ def _row(result, form: SearchForm) -> dict:
         "end": end,
         "travel_minutes": result.travel_minutes,
         "date": start.date().isoformat(),
+        "repeat_min": (start.date() + dt.timedelta(days=1)).isoformat(),  # "repeat weekly until"
     }
     duration = form.cleaned_data.get("duration")
     if duration:
@@ -318,6 +320,8 @@ def find_and_book(request: HttpRequest) -> HttpResponse:
             start, end, periods = resolved.start, resolved.end, resolved.periods
         else:
             start, end, periods = data["start"], data["end"], ""
+        if data["repeat_until"]:
+            return _book_weekly(request, form, resource=resource, start=start, end=end, periods=periods)
         booking = services.booking_create(
             actor=request.user,
             resource=resource,
@@ -349,6 +353,85 @@ def find_and_book(request: HttpRequest) -> HttpResponse:
         message = _("Booked %(resource)s on %(date)s, %(start)s to %(end)s: confirmed.")
         messages.success(request, message % facts)
     return redirect("booking-pass", pk=booking.pk)
+
+
+def _weekly_rule(until: dt.date) -> str:
+    """Every week up to and including `until` (Harbin's calendar). UNTIL as a bare date would be read
+    as that day's midnight, leaving out an occurrence on the day itself: the end of that day in
+    Harbin, written in UTC as RFC 5545 asks (booking.recurrence reads it back in local time)."""
+    last = dt.datetime.combine(until, dt.time(23, 59, 59), tzinfo=local_tz()).astimezone(dt.UTC)
+    return f"FREQ=WEEKLY;UNTIL={last:%Y%m%dT%H%M%SZ}"
+
+
+def _not_booked(occurrence) -> str:
+    """One occurrence left out of a weekly booking, with its reason (a holiday, a closure, taken...)."""
+    tz = local_tz()
+    start, end = occurrence.start.astimezone(tz), occurrence.end.astimezone(tz)
+    return _("Not booked: %(date)s, %(start)s to %(end)s. %(reason)s") % {
+        "date": dateformat.format(start, "Y-m-d l"),
+        "start": start.strftime("%H:%M"),
+        "end": end.strftime("%H:%M"),
+        "reason": occurrence.detail,
+    }
+
+
+def _book_weekly(
+    request: HttpRequest, form: BookForm, *, resource, start: dt.datetime, end: dt.datetime, periods: str
+) -> HttpResponse:
+    """The row's time every week up to the form's date, as one series (POST /api/v1/series/ with
+    mode skip_conflicts): the free occurrences are booked, the others reported with their reason on
+    My bookings; none booked is the find page with every reason, 409, nothing written."""
+    data = form.cleaned_data
+    try:
+        result = services.series_create(
+            actor=request.user,
+            resource=resource,
+            first_start=start,
+            first_end=end,
+            rrule_text=_weekly_rule(data["repeat_until"]),
+            class_size=data["class_size"],
+            purpose=data["purpose"],
+            periods=periods,
+            mode=Series.Mode.SKIP_CONFLICTS,
+        )
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        # The rule's errors (too many occurrences...) are about the form's "repeat weekly until".
+        label = form.fields["repeat_until"].label
+        errors = [
+            f"{label}: {message}" if name == "rrule" else message
+            for name, messages_ in exc.message_dict.items()
+            for message in messages_
+        ]
+        return _find_page(request, errors=errors, status=_status_for(_error_codes(exc)))
+    missed = [occurrence for occurrence in result.occurrences if occurrence.booking is None]
+    if result.series is None:
+        # Nothing was booked (and nothing written): every occurrence's reason.
+        errors = [_("No occurrence was booked.")] + [_not_booked(occurrence) for occurrence in missed]
+        return _find_page(request, errors=errors, status=409)
+    tz = local_tz()
+    facts = {
+        "resource": resource.name,
+        "start": start.astimezone(tz).strftime("%H:%M"),
+        "end": end.astimezone(tz).strftime("%H:%M"),
+        "booked": len(result.occurrences) - len(missed),
+        "skipped": len(missed),
+    }
+    if Booking.objects.filter(series=result.series, status=BookingStatus.PENDING).exists():
+        message = _(
+            "Weekly booking of %(resource)s, %(start)s to %(end)s: %(booked)d requested, pending "
+            "approval by the resource's school; %(skipped)d not booked."
+        )
+    else:
+        message = _(
+            "Weekly booking of %(resource)s, %(start)s to %(end)s: %(booked)d booked, confirmed; "
+            "%(skipped)d not booked."
+        )
+    messages.success(request, message % facts)
+    for occurrence in missed:
+        messages.warning(request, _not_booked(occurrence), extra_tags="not-booked")
+    return redirect("my-bookings")
 
 
 # --- my bookings -------------------------------------------------------------------------------

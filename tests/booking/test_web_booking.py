@@ -2,6 +2,7 @@
 bookings (/bookings/): session, server-rendered, over the API's selectors and services."""
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from booking.models import Booking, BookingEvent
+from booking.models import Booking, BookingEvent, Closure, HolidayYear, OfficialDay, Series
 from tests.booking.conftest import local, next_workday
 from tests.factories import ResourceFactory, SchoolFactory, UserFactory
 
@@ -181,8 +182,8 @@ def test_a_periods_search_lists_the_free_periods_it_may_book(county_teacher, lab
     school = lab.school.name
     assert sorted(found) == sorted(
         [
-            f"物理实验室(一) {school} {day.isoformat()} {day:%A} 13:30-15:10 Book",
-            f"本校实验室 {own.school.name} {day.isoformat()} {day:%A} 13:30-15:10 Book",
+            f"物理实验室(一) {school} {day.isoformat()} {day:%A} 13:30-15:10 Repeat weekly until Book",
+            f"本校实验室 {own.school.name} {day.isoformat()} {day:%A} 13:30-15:10 Repeat weekly until Book",
         ]
     )
     page = response.content.decode()
@@ -263,9 +264,11 @@ def test_on_postgresql_a_page_of_results_is_one_statement(county_teacher, urban_
 # --- booking from a result ------------------------------------------------------------------
 
 
-def book(client, day, resource, **extra):
+def book(client, day, resource, follow=False, HTTP_ACCEPT_LANGUAGE=None, **extra):
     body = {"resource": resource.pk, "date": day.isoformat(), "periods": "5-6", "class_size": 30} | extra
-    return client.post("/book/?" + "&".join(f"{k}={v}" for k, v in search(day).items()), body)
+    headers = {"HTTP_ACCEPT_LANGUAGE": HTTP_ACCEPT_LANGUAGE} if HTTP_ACCEPT_LANGUAGE else {}
+    path = "/book/?" + "&".join(f"{k}={v}" for k, v in search(day).items())
+    return client.post(path, body, follow=follow, **headers)
 
 
 def test_booking_a_result_writes_one_booking_and_lands_on_its_pass(county_teacher, lab, day):
@@ -632,3 +635,241 @@ def test_booking_writes_are_limited_like_the_apis(low_limits, county_teacher, la
     second.refresh_from_db()
     assert second.status == "approved"
     forget_limits(county_teacher)
+
+
+# --- the same time every week (a series) ----------------------------------------------------
+
+
+@pytest.fixture
+def term_lab(urban_school):
+    """A shared lab bookable a term ahead (the county window is tested in test_rules)."""
+    return ResourceFactory(
+        school=urban_school, shared=True, capacity=40, name="物理实验室(二)", max_advance_days=366
+    )
+
+
+@pytest.fixture
+def plain_calendar(day):
+    """The years around `day` loaded as official arrangements without holidays, so a real holiday
+    falling in the weeks ahead does not change what these tests book (they add their own)."""
+    return {
+        year: HolidayYear.objects.create(year=year)
+        for year in range(day.year, (day + dt.timedelta(days=800)).year + 1)
+    }
+
+
+def week(day, n: int) -> dt.date:
+    return day + dt.timedelta(weeks=n)
+
+
+def messages_of(response, tag: str) -> list[str]:
+    page = response.content.decode()
+    found = re.findall(rf'<li class="[^"]*\b{tag}\b[^"]*" role="status">(.*?)</li>', page, re.S)
+    return [" ".join(html.unescape(item).split()) for item in found]
+
+
+def book_errors(response) -> list[str]:
+    block = response.content.decode().split('id="book-errors"')[1].split("</ul>")[0]
+    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
+
+
+def nothing_written():
+    assert Series.objects.count() == 0
+    assert Booking.objects.filter(series__isnull=False).count() == 0
+
+
+def test_the_rows_offer_repeat_weekly_until(county_teacher, term_lab, day):
+    page = web(county_teacher).get("/book/", search(day)).content.decode()
+    after = (day + dt.timedelta(days=1)).isoformat()
+    assert f'<input type="date" name="repeat_until" min="{after}"' in page
+
+
+def test_a_weekly_booking_over_four_weeks_books_four_occurrences(
+    county_teacher, term_lab, day, plain_calendar
+):
+    client = web(county_teacher)
+    response = book(client, day, term_lab, purpose="力学实验", repeat_until=week(day, 3).isoformat())
+    assert response.status_code == 302
+    assert response["Location"] == "/bookings/"
+    series = Series.objects.get()
+    assert (series.resource, series.booked_by, series.school) == (
+        term_lab,
+        county_teacher,
+        county_teacher.school,
+    )
+    assert (series.mode, series.periods, series.class_size, series.purpose) == (
+        "skip_conflicts", "5-6", 30, "力学实验",
+    )  # fmt: skip
+    assert series.rrule.startswith("FREQ=WEEKLY;UNTIL=")
+    bookings = list(Booking.objects.order_by("start"))
+    assert [(b.start, b.end) for b in bookings] == [
+        (local(week(day, n), 13, 30), local(week(day, n), 15, 10)) for n in range(4)
+    ]  # the last day itself is included
+    assert all(b.series_id == series.pk and b.status == "approved" and b.periods == "5-6" for b in bookings)
+    assert sorted(BookingEvent.objects.values_list("booking_id", "to_status")) == sorted(
+        (b.pk, "approved") for b in bookings
+    )
+    page = client.get("/bookings/")
+    assert messages_of(page, "success") == [
+        f"Weekly booking of {term_lab.name}, 13:30 to 15:10: 4 booked, confirmed; 0 not booked."
+    ]
+    assert messages_of(page, "not-booked") == []
+    assert len(rows(page)) == 4
+
+
+def test_a_duration_row_repeats_from_the_chosen_start(county_teacher, term_lab, day, plain_calendar):
+    start = local(day, 9, 15)
+    response = web(county_teacher).post(
+        "/book/",
+        {
+            "resource": term_lab.pk,
+            "start": start.isoformat(),
+            "duration": 90,
+            "class_size": 25,
+            "repeat_until": week(day, 1).isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    assert [(b.start, b.end, b.periods) for b in Booking.objects.order_by("start")] == [
+        (s, s + dt.timedelta(minutes=90), "") for s in (start, local(week(day, 1), 9, 15))
+    ]
+    assert Series.objects.get().periods == ""
+
+
+def test_a_taken_week_is_skipped_and_reported(county_teacher, term_lab, day, plain_calendar):
+    other = booking_at(UserFactory(school=SchoolFactory()), term_lab, local(week(day, 1), 14), minutes=30)
+    client = web(county_teacher)
+    response = book(client, day, term_lab, repeat_until=week(day, 3).isoformat(), follow=True)
+    assert response.status_code == 200
+    series = Series.objects.get()
+    booked = Booking.objects.filter(series=series).order_by("start")
+    assert [b.start.date() for b in booked] == [week(day, n) for n in (0, 2, 3)]
+    assert Booking.objects.get(start__date=week(day, 1)) == other
+    assert messages_of(response, "success") == [
+        f"Weekly booking of {term_lab.name}, 13:30 to 15:10: 3 booked, confirmed; 1 not booked."
+    ]
+    [skipped] = messages_of(response, "not-booked")
+    assert skipped.startswith(f"Not booked: {week(day, 1).isoformat()} {week(day, 1):%A}, 13:30 to 15:10.")
+    assert skipped.endswith("That time is already taken for this resource.")
+    assert messages_of(client.get("/bookings/"), "not-booked") == []  # told once
+
+
+def test_a_holiday_and_a_closure_are_skipped_with_their_reason(county_teacher, term_lab, day, plain_calendar):
+    holiday = week(day, 1)
+    OfficialDay.objects.create(
+        year=plain_calendar[holiday.year], date=holiday, kind="holiday", name="测试假日"
+    )
+    closed = week(day, 2)
+    Closure.objects.create(
+        scope="city", kind="holiday", start_date=closed, end_date=closed, reason="全市停课"
+    )
+    response = book(web(county_teacher), day, term_lab, repeat_until=week(day, 3).isoformat(), follow=True)
+    assert response.status_code == 200
+    assert [b.start.date() for b in Booking.objects.order_by("start")] == [week(day, 0), week(day, 3)]
+    assert messages_of(response, "success") == [
+        f"Weekly booking of {term_lab.name}, 13:30 to 15:10: 2 booked, confirmed; 2 not booked."
+    ]
+    first, second = messages_of(response, "not-booked")
+    assert first.startswith(f"Not booked: {holiday.isoformat()}")
+    assert f"{holiday.isoformat()} is a public holiday (测试假日)." in first
+    assert second.startswith(f"Not booked: {closed.isoformat()}")
+    assert "全市停课" in second
+
+
+def test_a_resource_needing_approval_says_pending(county_teacher, urban_school, day, plain_calendar):
+    lab = ResourceFactory(school=urban_school, shared=True, requires_approval=True, max_advance_days=366)
+    response = book(web(county_teacher), day, lab, repeat_until=week(day, 1).isoformat(), follow=True)
+    assert set(Booking.objects.values_list("status", flat=True)) == {"pending"}
+    assert "2 requested, pending approval" in messages_of(response, "success")[0]
+
+
+@pytest.mark.parametrize(
+    ("until", "message"),
+    [
+        (0, "Repeat until a date after the first one"),
+        (-7, "Repeat until a date after the first one"),
+        (7 * 100, "A series has at most 100 occurrences."),  # 101 Tuesdays
+        ("2101-01-01", "Give a date between"),
+        ("next term", "Enter a valid date."),
+        ("x" * 100_000, "Enter a valid date."),
+    ],
+)
+def test_a_bad_last_date_is_a_400_naming_the_field(
+    until, message, county_teacher, term_lab, day, plain_calendar
+):
+    if isinstance(until, int):
+        until = (day + dt.timedelta(days=until)).isoformat()
+    response = book(web(county_teacher), day, term_lab, repeat_until=until)
+    assert response.status_code == 400
+    [error] = book_errors(response)
+    assert error.startswith("Repeat weekly until: ")
+    assert message in error
+    assert 'id="search-form"' in response.content.decode()
+    nothing_written()
+    assert BookingEvent.objects.count() == 0
+
+
+def test_no_occurrence_possible_is_a_409_with_every_reason(county_teacher, term_lab, day, plain_calendar):
+    other = UserFactory(school=SchoolFactory())
+    booking_at(other, term_lab, local(day, 13, 30), minutes=100)
+    Closure.objects.create(scope="resource", resource=term_lab, kind="blackout", start_date=week(day, 1),
+                           end_date=week(day, 1), reason="设备检修")  # fmt: skip
+    response = book(web(county_teacher), day, term_lab, repeat_until=week(day, 1).isoformat())
+    assert response.status_code == 409
+    errors = book_errors(response)
+    assert errors[0] == "No occurrence was booked."
+    assert errors[1].startswith(f"Not booked: {day.isoformat()}")
+    assert errors[1].endswith("That time is already taken for this resource.")
+    assert errors[2].startswith(f"Not booked: {week(day, 1).isoformat()}")
+    assert "设备检修" in errors[2]
+    assert 'id="no-results"' in response.content.decode()  # the search again: nothing else is free
+    nothing_written()
+    assert Booking.objects.count() == 1
+    assert BookingEvent.objects.count() == 0
+
+
+def test_a_weekly_booking_needs_the_csrf_token(county_teacher, term_lab, day, plain_calendar):
+    client = web(county_teacher, enforce_csrf_checks=True)
+    response = book(client, day, term_lab, repeat_until=week(day, 2).isoformat())
+    assert response.status_code == 403
+    nothing_written()
+    assert Booking.objects.count() == 0
+
+
+def test_a_weekly_booking_is_one_write_of_the_users_limit(
+    low_limits, county_teacher, term_lab, day, plain_calendar
+):
+    forget_limits(county_teacher)
+    client = web(county_teacher)
+    assert book(client, day, term_lab, repeat_until=week(day, 3).isoformat()).status_code == 302
+    assert (
+        book(client, day, term_lab, periods="1-2", repeat_until=week(day, 3).isoformat()).status_code == 302
+    )
+    refused = book(client, day, term_lab, periods="3-4", repeat_until=week(day, 3).isoformat())
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert Series.objects.count() == 2
+    assert Booking.objects.count() == 8
+    forget_limits(county_teacher)
+
+
+def test_the_weekly_messages_are_in_chinese(county_teacher, term_lab, day, plain_calendar, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    booking_at(UserFactory(school=SchoolFactory()), term_lab, local(week(day, 1), 14), minutes=30)
+    client = web(county_teacher)
+    page = client.get("/book/", search(day), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "每周重复至" in page
+    response = book(
+        client,
+        day,
+        term_lab,
+        repeat_until=week(day, 1).isoformat(),
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    [success] = messages_of(response, "success")
+    assert "已预约 1 次" in success
+    assert "1 次未预约" in success
+    [skipped] = messages_of(response, "not-booked")
+    assert skipped.startswith("未预约")
+    assert "Not booked" not in skipped

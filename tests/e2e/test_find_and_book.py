@@ -1,13 +1,15 @@
 """A county teacher finds a free physics lab for periods 5-6 and books it, in a real browser and in
 Chinese: she signs in, searches, books the first result, lands on her pass with the QR code, finds
-the booking in My bookings and cancels it."""
+the booking in My bookings and cancels it. Then the same periods every week."""
+
+import datetime as dt
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from booking.models import Booking, BookingEvent
+from booking.models import Booking, BookingEvent, HolidayYear, Series
 from tests.booking.conftest import local, next_workday
 from tests.factories import DistrictFactory, ResourceFactory, SchoolFactory, UserFactory
 
@@ -82,3 +84,46 @@ def test_a_county_teacher_finds_books_and_cancels_a_physics_lab(browser, live_se
     assert booking.status == "cancelled"
     event = BookingEvent.objects.get(booking=booking, to_status="cancelled")
     assert (event.actor, event.reason) == (teacher, "学校临时活动")
+
+
+def test_a_county_teacher_books_the_same_periods_every_week(browser, live_server):
+    """She books periods 5-6 for three weeks; the middle week is taken, so she is told it was not."""
+    urban = SchoolFactory(name="哈尔滨市第三中学校", district=DistrictFactory(kind="urban"))
+    county = SchoolFactory(name="五常市第一中学", district=DistrictFactory(kind="county"))
+    lab = ResourceFactory(school=urban, shared=True, capacity=40, name="物理实验室(一)")
+    teacher = UserFactory(role="teacher", school=county, username="li", display_name="李老师")
+    day = next_workday()
+    weeks = [day + dt.timedelta(weeks=n) for n in range(3)]
+    for year in {d.year for d in weeks}:  # no real holiday in these weeks: only the taken one is missed
+        HolidayYear.objects.create(year=year)
+    taken = local(weeks[1], 14)
+    Booking.objects.create(
+        resource=lab, school=urban, booked_by=UserFactory(school=urban), start=taken,
+        end=taken + dt.timedelta(minutes=30), block_start=taken, block_end=taken + dt.timedelta(minutes=30),
+        class_size=20, status="approved", check_in_code="ABC123",
+    )  # fmt: skip
+
+    query = f"date_from={day.isoformat()}&kind=lab&subject=physics&periods=5-6&class_size=30"
+    browser.get(f"{live_server.url}/book/?{query}")
+    sign_in_on_the_page(browser, teacher)
+    row = WebDriverWait(browser, 10).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#results tr.result"))
+    )
+    assert "每周重复至" in row.text
+    until = row.find_element(By.NAME, "repeat_until")
+    browser.execute_script("arguments[0].value = arguments[1]", until, weeks[-1].isoformat())
+    row.find_element(By.CLASS_NAME, "book-button").click()
+
+    WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.ID, "my-bookings")))
+    assert browser.current_url == f"{live_server.url}/bookings/"
+    series = Series.objects.get()
+    booked = Booking.objects.filter(series=series).order_by("start")
+    assert [b.start for b in booked] == [local(weeks[0], 13, 30), local(weeks[2], 13, 30)]
+    success = browser.find_element(By.CSS_SELECTOR, ".messages li.success").text
+    assert "已预约 2 次" in success
+    assert "1 次未预约" in success
+    [missed] = browser.find_elements(By.CSS_SELECTOR, ".messages li.not-booked")
+    assert missed.text.startswith("未预约")
+    assert weeks[1].isoformat() in missed.text
+    for booking in booked:
+        assert browser.find_element(By.ID, f"booking-{booking.pk}")
