@@ -21,10 +21,14 @@ from schools.models import User
 from . import notifications, services
 from .calendar import local_tz
 from .holidays import day_info
-from .models import Booking, BookingEvent, Closure
+from .models import Booking, BookingEvent, Closure, EquitySettings
 
 DEMO_MARK = "[演示]"
 FUTURE_SHARE = 0.12
+# The demo's external bookings use at most this share of a school's monthly quota: whoever tries
+# the demo as a county teacher must be able to book this month too (with the whole quota spent by
+# past demo bookings, every request answered quota_exceeded).
+QUOTA_SHARE = 0.5
 # Harbin's school year: a long winter vacation (寒假) and a summer vacation (暑假).
 TERM_BREAKS = [
     ("寒假 2025-2026", dt.date(2026, 1, 17), dt.date(2026, 3, 1)),
@@ -78,8 +82,41 @@ def _external_teacher(resource: Resource, teachers: list[User], rng: random.Rand
     county = [t for t in teachers if t.school.district.kind == "county" and t.school_id != resource.school_id]
     if resource.shared and county and rng.random() < 0.6:
         return rng.choice(county)
+    return _own_teacher(resource, teachers, rng)
+
+
+def _own_teacher(resource: Resource, teachers: list[User], rng: random.Random) -> User:
     own = [t for t in teachers if t.school_id == resource.school_id]
     return rng.choice(own or teachers)
+
+
+class _QuotaRoom:
+    """External minutes the demo gives each school in this local month and the next, kept under
+    QUOTA_SHARE of its monthly quota (0 = no quota: no limit). Earlier months are history and keep
+    the demand the reports show."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.first = (today.year, today.month)
+        self.equity = EquitySettings.current()
+        self.used: dict[tuple[int, int, int], int] = {}
+        self.limit: dict[int, int | None] = {}
+
+    def take(self, school, start: dt.datetime, end: dt.datetime) -> bool:
+        if school.pk not in self.limit:
+            hours = services.quota_hours_for(school, self.equity)
+            self.limit[school.pk] = int(hours * 60 * QUOTA_SHARE) if hours else None
+        limit = self.limit[school.pk]
+        if limit is None:
+            return True
+        local = start.astimezone(local_tz())
+        if (local.year, local.month) < self.first:
+            return True
+        key = (school.pk, local.year, local.month)
+        minutes = int((end - start).total_seconds() // 60)
+        if self.used.get(key, 0) + minutes > limit:
+            return False
+        self.used[key] = self.used.get(key, 0) + minutes
+        return True
 
 
 @transaction.atomic
@@ -103,6 +140,7 @@ def seed_bookings(report, *, today: dt.date | None = None, weeks_back: int = 9, 
         return 0
     now = timezone.now()
     created = 0
+    room = _QuotaRoom(today)
     # Some labs are in demand, some sit idle (source document 7.3: a 35 % idle rate to bring down).
     popularity = {
         r.pk: (rng.uniform(0.0, 0.08) if rng.random() < 0.3 else rng.betavariate(4, 2)) for r in resources
@@ -119,6 +157,8 @@ def seed_bookings(report, *, today: dt.date | None = None, weeks_back: int = 9, 
                 teacher = _external_teacher(resource, teachers, rng)
                 if not resource.shared and teacher.school_id != resource.school_id:
                     continue
+                if teacher.school_id != resource.school_id and not room.take(teacher.school, start, end):
+                    teacher = _own_teacher(resource, teachers, rng)  # that school's share is used up
                 size = min(resource.capacity, rng.randint(15, 45))
                 purpose = f"{DEMO_MARK} {rng.choice(PURPOSES)}"
                 if end < now:
