@@ -129,6 +129,21 @@ def resolve_periods(*, resource: Resource, date: dt.date, periods: str) -> TimeR
     return TimeRequest(start=start, end=end, periods=f"{first}-{last}" if first != last else str(first))
 
 
+def time_request(
+    *,
+    resource: Resource,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    date: dt.date | None = None,
+    periods: str = "",
+) -> TimeRequest:
+    """A booking's time as asked: `date` + `periods` read in the resource school's bell schedule,
+    else `start` and `end` (the API, the series and the web pages all accept both)."""
+    if periods:
+        return resolve_periods(resource=resource, date=date, periods=periods)
+    return TimeRequest(start=start, end=end)
+
+
 def _qualifications_of(user: User, qualification_id: int | None) -> dict[str, dt.date | None]:
     if qualification_id is None:
         return {}

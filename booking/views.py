@@ -23,10 +23,10 @@ from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from rest_framework.throttling import SimpleRateThrottle
 
 from config.db import sqlstate
 from config.exceptions import CONFLICT_CODES, QUERY_CANCELED, busy_error
+from config.throttling import PageRate
 from equipment.selectors import resource_list_for
 
 from . import rules, selectors, services
@@ -124,24 +124,11 @@ def _not_allowed(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/not_allowed.html", {"message": message}, status=403)
 
 
-class WebRate(SimpleRateThrottle):
-    """The API's per-user limits (DEFAULT_THROTTLE_RATES) on the web pages: `search` (every page of a
-    broad search computes the whole answer; one budget with the API's search) and `booking_write`."""
-
-    def __init__(self, scope: str):
-        self.scope = scope
-        super().__init__()
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
-
-
 def _throttled(request: HttpRequest, scope: str) -> int | None:
-    """None when the user may go on; else the seconds to wait."""
-    rate = WebRate(scope)
-    if rate.allow_request(request, None):
-        return None
-    return max(int(rate.wait() or rate.duration), 1)
+    """None when the user may go on; else the seconds to wait. The API's per-user limits: `search`
+    (every page of a broad search computes the whole answer; one budget with the API's search) and
+    `booking_write`."""
+    return PageRate(scope).wait_seconds(request)
 
 
 def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
@@ -315,11 +302,14 @@ def find_and_book(request: HttpRequest) -> HttpResponse:
     if resource is None:
         return _find_page(request, errors=[_("That resource was not found.")], status=400)
     try:
-        if data["periods"]:
-            resolved = services.resolve_periods(resource=resource, date=data["date"], periods=data["periods"])
-            start, end, periods = resolved.start, resolved.end, resolved.periods
-        else:
-            start, end, periods = data["start"], data["end"], ""
+        asked = services.time_request(
+            resource=resource,
+            start=data["start"],
+            end=data["end"],
+            date=data["date"],
+            periods=data["periods"],
+        )
+        start, end, periods = asked.start, asked.end, asked.periods
         if data["repeat_until"]:
             return _book_weekly(request, form, resource=resource, start=start, end=end, periods=periods)
         booking = services.booking_create(

@@ -6,16 +6,13 @@ from __future__ import annotations
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.utils.translation import gettext as _
-from rest_framework.throttling import SimpleRateThrottle
+
+from config.throttling import PageRate
 
 
-class _SignInRate(SimpleRateThrottle):
+def _sign_in_rate() -> PageRate:
     """Sign-in attempts per client address, at the API token endpoint's rate (THROTTLE_AUTH)."""
-
-    scope = "auth"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "web_sign_in", "ident": self.get_ident(request)}
+    return PageRate("auth", key="web_sign_in", per_address=True)
 
 
 def _failures_key(username: str) -> str:
@@ -28,19 +25,19 @@ class SignInView(LoginView):
     machines), both over THROTTLE_AUTH's window. Over either: 429 and the form again."""
 
     def post(self, request, *args, **kwargs):
-        throttle = _SignInRate()
+        throttle = _sign_in_rate()
         username = request.POST.get("username", "")
         failures = cache.get(_failures_key(username), 0) if username else 0
-        address_ok = throttle.allow_request(request, self)
-        if not address_ok or failures >= throttle.num_requests:
-            wait = (throttle.wait() if not address_ok else None) or throttle.duration
+        wait = throttle.wait_seconds(request)
+        if wait is not None or failures >= throttle.num_requests:
+            wait = wait or throttle.duration
             form = self.get_form_class()(request)  # empty: nothing typed is shown back
             context = self.get_context_data(form=form)
             context["throttled"] = _("Too many sign-in attempts. Try again in %(seconds)d seconds.") % {
-                "seconds": max(int(wait), 1)
+                "seconds": wait
             }
             response = self.render_to_response(context, status=429)
-            response["Retry-After"] = str(max(int(wait), 1))
+            response["Retry-After"] = str(wait)
             return response
         return super().post(request, *args, **kwargs)
 
@@ -48,7 +45,7 @@ class SignInView(LoginView):
         username = self.request.POST.get("username", "")
         if username:
             key = _failures_key(username)
-            window = _SignInRate().duration
+            window = _sign_in_rate().duration
             cache.add(key, 0, timeout=window)
             try:
                 cache.incr(key)

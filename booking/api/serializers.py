@@ -51,28 +51,25 @@ class BookingOutputSerializer(serializers.Serializer):
     def get_series(self, obj: Booking):
         return obj.series_id
 
+    def _booker_request(self, obj: Booking):
+        """The request when the caller booked `obj`: only the booker sees the code and the links
+        (the owner school confirms arrival by asking for the code, or by opening the link)."""
+        request = self.context.get("request")
+        return request if request is not None and request.user.pk == obj.booked_by_id else None
+
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_check_in_code(self, obj: Booking):
-        # Only the booker sees the code; the owner school confirms arrival by asking for it.
-        request = self.context.get("request")
-        if request is not None and request.user.pk == obj.booked_by_id:
-            return obj.check_in_code
-        return None
+        return obj.check_in_code if self._booker_request(obj) is not None else None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_check_in_url(self, obj: Booking):
-        # The link the pass's QR code holds (the owner school opens it to confirm arrival).
-        request = self.context.get("request")
-        if request is not None and request.user.pk == obj.booked_by_id:
-            return checkin.check_in_url(obj, request)
-        return None
+        request = self._booker_request(obj)
+        return checkin.check_in_url(obj, request) if request is not None else None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_pass_url(self, obj: Booking):
-        request = self.context.get("request")
-        if request is not None and request.user.pk == obj.booked_by_id:
-            return checkin.pass_url(obj, request)
-        return None
+        request = self._booker_request(obj)
+        return checkin.pass_url(obj, request) if request is not None else None
 
 
 def booking_output(booking: Booking, user, request=None) -> dict:

@@ -207,20 +207,15 @@ class BookingListCreateApi(generics.GenericAPIView):
 
     def _create_validated(self, request, data):
         resource = data["resource"]
-        periods = ""
-        if "periods" in data:
-            resolved = services.resolve_periods(resource=resource, date=data["date"], periods=data["periods"])
-            start, end, periods = resolved.start, resolved.end, resolved.periods
-        else:
-            start, end = data["start"], data["end"]
+        asked = _times(data, resource)
         booking = services.booking_create(
             actor=request.user,
             resource=resource,
-            start=start,
-            end=end,
+            start=asked.start,
+            end=asked.end,
             class_size=data["class_size"],
             purpose=data["purpose"],
-            periods=periods,
+            periods=asked.periods,
         )
         # The booking comes back with its booker loaded: all the answer needs, no re-read.
         return Response(booking_output(booking, request.user, request), status=status.HTTP_201_CREATED)
@@ -536,11 +531,15 @@ class ClosureDetailApi(APIView):
 # --- series and waitlist --------------------------------------------------------------------
 
 
-def _times(request_user, data, resource):
-    if "periods" in data:
-        resolved = services.resolve_periods(resource=resource, date=data["date"], periods=data["periods"])
-        return resolved.start, resolved.end, resolved.periods
-    return data["start"], data["end"], ""
+def _times(data, resource) -> services.TimeRequest:
+    """The request's `start`/`end` or `date`/`periods` (the input serializers require one pair)."""
+    return services.time_request(
+        resource=resource,
+        start=data.get("start"),
+        end=data.get("end"),
+        date=data.get("date"),
+        periods=data.get("periods", ""),
+    )
 
 
 class SeriesCreateApi(APIView):
@@ -559,7 +558,8 @@ class SeriesCreateApi(APIView):
         ser.fields["resource"].queryset = resource_list_for(request.user)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
-        start, end, periods = _times(request.user, data, data["resource"])
+        asked = _times(data, data["resource"])
+        start, end, periods = asked.start, asked.end, asked.periods
         result = services.series_create(
             actor=request.user,
             resource=data["resource"],
@@ -699,7 +699,8 @@ class WaitlistListCreateApi(generics.GenericAPIView):
         ser.fields["resource"].queryset = resource_list_for(request.user)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
-        start, end, periods = _times(request.user, data, data["resource"])
+        asked = _times(data, data["resource"])
+        start, end, periods = asked.start, asked.end, asked.periods
         entry = services.waitlist_join(
             actor=request.user,
             resource=data["resource"],
