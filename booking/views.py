@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
-from django.db import OperationalError
+from django.db import DatabaseError
 from django.db.models import Case, F, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,9 +26,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from config.db import sqlstate
-from config.exceptions import CONFLICT_CODES, QUERY_CANCELED, busy_error
+from config.exceptions import BUSY_RETRY_AFTER_SECONDS, current_state_error, database_refusal, status_for
 from config.throttling import PageRate
+from equipment.models import Resource
 from equipment.selectors import resource_list_for
 
 from . import rules, selectors, services
@@ -86,9 +88,11 @@ def check_in_page(request: HttpRequest, pk: int, token: str) -> HttpResponse:
             error, status = _("Only the teacher who booked, or the resource's school, can check in."), 403
         else:
             try:
-                services.booking_check_in(actor=request.user, booking=booking, code=booking.check_in_code)
+                with _database_refusals(_("Nothing was changed.")):
+                    services.booking_check_in(actor=request.user, booking=booking, code=booking.check_in_code)
             except ValidationError as exc:
-                error, status = " ".join(exc.messages), 409
+                # A rule or the booking's state refused: 409; the database too busy: 503.
+                error, status = " ".join(exc.messages), 503 if _status_for(exc) == 503 else 409
             else:
                 messages.success(request, _("Arrival confirmed."))
                 return redirect(check_in_path(booking))  # a reload does not post again
@@ -108,7 +112,7 @@ def check_in_page(request: HttpRequest, pk: int, token: str) -> HttpResponse:
         and opens is None,
         "checked_in_at": booking.checked_in_at.astimezone(local_tz()) if booking.checked_in_at else None,
     }
-    return render(request, "booking/check_in.html", context, status=status)
+    return _busy(render(request, "booking/check_in.html", context, status=status))
 
 
 # --- find a free room and book it --------------------------------------------------------------
@@ -136,6 +140,13 @@ def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
     return response
 
 
+def _busy(response: HttpResponse) -> HttpResponse:
+    """A 503 (the database busy, nothing decided) says when to try again, as the API's does."""
+    if response.status_code == 503 and not response.has_header("Retry-After"):
+        response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
 def _too_many_writes(wait: int) -> str:
     return _("Too many booking requests at once. Try again in %(seconds)d seconds.") % {"seconds": wait}
 
@@ -146,15 +157,35 @@ def _error_codes(exc: ValidationError) -> set[str]:
     return {e.code or "invalid" for e in exc.error_list}
 
 
-def _status_for(codes: set[str]) -> int:
+def _status_for(exc: ValidationError) -> int:
     # As the API's handler (config.exceptions): busy 503, forbidden 403, conflict 409, else 400.
-    if "busy" in codes:
-        return 503
-    if "forbidden" in codes:
-        return 403
-    if codes & CONFLICT_CODES:
-        return 409
-    return 400
+    return status_for(_error_codes(exc))
+
+
+@contextmanager
+def _database_refusals(undone: str) -> Iterator[None]:
+    """What the database refused, or what changed under the request, as a ValidationError that the
+    page shows as it shows a broken rule: a database error as the API answers it
+    (config.exceptions.database_refusal: a constraint the services did not foresee, a statement
+    timeout), or a row the service read deleted meanwhile, after the page's own checks. Followed by
+    `undone`, what did not happen: the services write in one transaction, so nothing of the request
+    was written. Any other database error is a fault: still a 500."""
+    try:
+        yield
+    except Resource.DoesNotExist:
+        # Deleted after the page found it, before the service read (and locked) it: the answer the
+        # page gives a moment later.
+        raise ValidationError(_("That resource was not found."), code="not_found") from None
+    except ObjectDoesNotExist as exc:
+        # Another row the write needs (the teacher's account...): as its foreign key refuses.
+        logger.info("A row deleted under the request mapped to 409: %s", exc)
+        refused = current_state_error()
+        raise ValidationError([refused, ValidationError(undone, code=refused.code)]) from exc
+    except DatabaseError as exc:
+        refused = database_refusal(exc)
+        if refused is None:
+            raise
+        raise ValidationError([refused, ValidationError(undone, code=refused.code)]) from exc
 
 
 def _start_times(start: dt.datetime, end: dt.datetime, minutes: int) -> list[dt.datetime]:
@@ -220,12 +251,13 @@ def _search(request: HttpRequest, form: SearchForm) -> tuple[dict, int]:
     try:
         page = Paginator(results, PAGE_SIZE).get_page(number)
         rows = [_row(result, form) for result in page.object_list]
-    except OperationalError as exc:
-        if sqlstate(exc) != QUERY_CANCELED:
+    except DatabaseError as exc:
+        # As the API answers (config.exceptions.database_refusal): the search ran past
+        # SEARCH_STATEMENT_TIMEOUT_MS, 503 busy with Retry-After (_find_page); nothing changed.
+        refused = database_refusal(exc)
+        if refused is None:
             raise
-        # The search ran past SEARCH_STATEMENT_TIMEOUT_MS (the API's 503 busy): nothing changed.
-        logger.warning("City search timed out: %s", exc)
-        return {"search_error": busy_error().messages[0]}, 503
+        return {"search_error": " ".join(refused.messages)}, _status_for(refused)
     query_string = request.GET.copy()
     query_string.pop("page", None)
     context = {
@@ -265,7 +297,7 @@ def _find_page(
     context["form"] = form
     response = render(request, "booking/find.html", context, status=status)
     wait = context.get("retry_after", retry_after)
-    return _too_many(response, wait) if wait is not None else response
+    return _too_many(response, wait) if wait is not None else _busy(response)
 
 
 @login_required
@@ -302,27 +334,28 @@ def find_and_book(request: HttpRequest) -> HttpResponse:
     if resource is None:
         return _find_page(request, errors=[_("That resource was not found.")], status=400)
     try:
-        asked = services.time_request(
-            resource=resource,
-            start=data["start"],
-            end=data["end"],
-            date=data["date"],
-            periods=data["periods"],
-        )
-        start, end, periods = asked.start, asked.end, asked.periods
-        if data["repeat_until"]:
-            return _book_weekly(request, form, resource=resource, start=start, end=end, periods=periods)
-        booking = services.booking_create(
-            actor=request.user,
-            resource=resource,
-            start=start,
-            end=end,
-            class_size=data["class_size"],
-            purpose=data["purpose"],
-            periods=periods,
-        )
+        with _database_refusals(_("Nothing was booked.")):
+            asked = services.time_request(
+                resource=resource,
+                start=data["start"],
+                end=data["end"],
+                date=data["date"],
+                periods=data["periods"],
+            )
+            start, end, periods = asked.start, asked.end, asked.periods
+            if data["repeat_until"]:
+                return _book_weekly(request, form, resource=resource, start=start, end=end, periods=periods)
+            booking = services.booking_create(
+                actor=request.user,
+                resource=resource,
+                start=start,
+                end=end,
+                class_size=data["class_size"],
+                purpose=data["purpose"],
+                periods=periods,
+            )
     except ValidationError as exc:
-        return _find_page(request, errors=exc.messages, status=_status_for(_error_codes(exc)))
+        return _find_page(request, errors=exc.messages, status=_status_for(exc))
     tz = local_tz()
     facts = {
         "resource": resource.name,
@@ -394,7 +427,7 @@ def _book_weekly(
             for name, messages_ in exc.message_dict.items()
             for message in messages_
         ]
-        return _find_page(request, errors=errors, status=_status_for(_error_codes(exc)))
+        return _find_page(request, errors=errors, status=_status_for(exc))
     missed = [occurrence for occurrence in result.occurrences if occurrence.booking is None]
     if result.series is None:
         # Nothing was booked (and nothing written): every occurrence's reason.
@@ -452,7 +485,7 @@ def _my_bookings_page(request: HttpRequest, *, error: str | None = None, status:
         for booking in page.object_list
     ]
     context = {"page": page, "rows": rows, "error": error}
-    return render(request, "booking/my_bookings.html", context, status=status)
+    return _busy(render(request, "booking/my_bookings.html", context, status=status))
 
 
 @login_required
@@ -477,8 +510,9 @@ def my_booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _my_bookings_page(request, error=" ".join(form.errors["reason"]), status=400)
     try:
-        services.booking_cancel(actor=request.user, booking=booking, reason=form.cleaned_data["reason"])
+        with _database_refusals(_("Nothing was changed.")):
+            services.booking_cancel(actor=request.user, booking=booking, reason=form.cleaned_data["reason"])
     except ValidationError as exc:
-        return _my_bookings_page(request, error=" ".join(exc.messages), status=_status_for(_error_codes(exc)))
+        return _my_bookings_page(request, error=" ".join(exc.messages), status=_status_for(exc))
     messages.success(request, _("Booking of %(resource)s cancelled.") % {"resource": booking.resource.name})
     return redirect(reverse("my-bookings"))

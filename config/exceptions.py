@@ -1,5 +1,8 @@
 """One error type crosses the layers: services raise Django's ValidationError with a stable
-code; this handler turns it into the API's 400 (or 409 for conflicts with the current state)."""
+code; this handler turns it into the API's 400 (or 409 for conflicts with the current state).
+A database error that is the request's lot rather than a fault (a constraint behind the services'
+own checks, a statement timeout) is mapped to such an error first, in one place
+(database_refusal), which the web pages use too."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, OperationalError
+from django.db import DatabaseError, IntegrityError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -44,7 +47,33 @@ def busy_error() -> DjangoValidationError:
     return DjangoValidationError(_("The booking system is busy; please try again in a moment."), code="busy")
 
 
-def _status_for(codes: set[str]) -> int:
+def current_state_error() -> DjangoValidationError:
+    # The data changed under the request (a constraint, a row deleted meanwhile): 409.
+    return DjangoValidationError(
+        _("The request conflicts with the current state of the data."), code="conflict"
+    )
+
+
+def database_refusal(exc: DatabaseError) -> DjangoValidationError | None:
+    """The answer a database error gets, as the ValidationError a service would have raised (its
+    code gives the status, status_for), or None for a server fault (500). Every service writes in
+    one transaction, so whatever it mapped left nothing written.
+
+    A statement past its statement_timeout (the city search sets one; a lock waited on too long)
+    is `busy`: nothing was decided, the same request may succeed later (503). An integrity error
+    (a constraint the services' own checks did not foresee, a row deleted under the request: a
+    foreign key) is a `conflict` with the current state of the data (409)."""
+    if isinstance(exc, OperationalError) and sqlstate(exc) == QUERY_CANCELED:
+        logger.warning("Statement timeout mapped to 503: %s", exc)
+        return busy_error()
+    if isinstance(exc, IntegrityError):
+        # The database constraint is the last guard behind the services' own checks.
+        logger.info("Integrity error mapped to 409: %s", exc)
+        return current_state_error()
+    return None
+
+
+def status_for(codes: set[str]) -> int:
     if codes & BUSY_CODES:
         return status.HTTP_503_SERVICE_UNAVAILABLE
     if codes & FORBIDDEN_CODES:
@@ -70,7 +99,7 @@ def validation_error_body(error: DjangoValidationError) -> tuple[dict, int]:
         codes = sorted({e.code or "invalid" for errs in error.error_dict.values() for e in errs})
         if "__all__" in body:
             body["non_field_errors"] = body.pop("__all__")
-        return body, _status_for(set(codes))
+        return body, status_for(set(codes))
     code = _first_code(error)
     messages = [str(m) for m in error.messages]
     body = {"detail": messages[0] if messages else _("Invalid request."), "code": code}
@@ -79,29 +108,16 @@ def validation_error_body(error: DjangoValidationError) -> tuple[dict, int]:
             {"code": e.code or "invalid", "detail": str(e.message % (e.params or {}))}
             for e in error.error_list
         ]
-    return body, _status_for({code})
+    return body, status_for({code})
 
 
 def api_exception_handler(exc, context):
-    if isinstance(exc, OperationalError) and sqlstate(exc) == QUERY_CANCELED:
-        # A statement that ran past its statement_timeout (the city search sets one): nothing was
-        # changed, and the same request may succeed when the database is less busy.
-        logger.warning("Statement timeout mapped to 503: %s", exc)
-        exc = busy_error()
+    if isinstance(exc, DatabaseError):
+        exc = database_refusal(exc) or exc
     if isinstance(exc, DjangoValidationError):
         body, status_code = validation_error_body(exc)
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)} if status_code == 503 else None
         return Response(body, status=status_code, headers=headers)
-    if isinstance(exc, IntegrityError):
-        # The database constraint is the last guard behind the services' own checks.
-        logger.info("Integrity error mapped to 409: %s", exc)
-        return Response(
-            {
-                "detail": _("The request conflicts with the current state of the data."),
-                "code": "conflict",
-            },
-            status=status.HTTP_409_CONFLICT,
-        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,6 +1,7 @@
 """The teacher's web pages to find a free room and book it (/book/) and to see and cancel their own
 bookings (/bookings/): session, server-rendered, over the API's selectors and services."""
 
+import contextlib
 import datetime as dt
 import html
 import re
@@ -9,8 +10,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from booking.models import Booking, BookingEvent, Closure, HolidayYear, OfficialDay, Series
+from booking.checkin import check_in_path
+from booking.models import Booking, BookingEvent, Closure, HolidayYear, Notification, OfficialDay, Series
+from equipment.models import Resource
+from schools.models import ClassPeriod, User
 from tests.booking.conftest import local, next_workday
 from tests.factories import ResourceFactory, SchoolFactory, UserFactory
 
@@ -873,3 +878,208 @@ def test_the_weekly_messages_are_in_chinese(county_teacher, term_lab, day, plain
     [skipped] = messages_of(response, "not-booked")
     assert skipped.startswith("未预约")
     assert "Not booked" not in skipped
+
+
+# --- the database refuses, or the world moves, under a request --------------------------------
+# The forms bound every field to its column (a too long purpose or reason is the form's 400, above),
+# but between the page's checks and the service's write the data may change, and the database has
+# guards of its own. None of that may be a 500: the page says what happened, with an honest
+# status, and nothing of the request is written (every service writes in one transaction).
+
+CONFLICT = "The request conflicts with the current state of the data."
+BUSY = "The booking system is busy; please try again in a moment."
+
+
+@contextlib.contextmanager
+def between(after: str, before: str, change):
+    """Make `change` in the database once, after the first statement whose SQL holds `after` and
+    just before the next one holding `before`: what another request could do at that moment. By
+    Django's own hook for the statements of this connection (execute_wrapper); nothing of the
+    code under test is replaced."""
+    state = {"after": False, "done": False}
+
+    def wrapper(execute, sql, params, many, context):
+        if state["after"] and not state["done"] and before in sql:
+            state["done"] = True
+            change()
+        result = execute(sql, params, many, context)
+        state["after"] = state["after"] or after in sql
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+    assert state["done"], f"no statement on {before} after one on {after}"
+
+
+def after_the_page_found_the_resource(change):
+    # The page looks the resource up, then reads the class periods (time_request), then the
+    # service reads and locks the resource: the change lands between the page's check and the write.
+    return between(Resource._meta.db_table, ClassPeriod._meta.db_table, change)
+
+
+@contextlib.contextmanager
+def database_guard(model, column: str, refused: str):
+    """A rule only the database knows: a CHECK constraint on PostgreSQL (SQLSTATE 23514), on
+    SQLite a trigger aborting with a constraint error. Gone with the test's transaction."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "test_guard" CHECK ("{column}" <> \'{refused}\') NOT VALID'
+            )
+        else:
+            cursor.execute(
+                f'CREATE TRIGGER "test_guard" BEFORE INSERT ON "{table}" WHEN NEW."{column}" = \'{refused}\' '
+                "BEGIN SELECT RAISE(ABORT, 'test guard'); END"
+            )
+    yield
+
+
+def nothing_booked():
+    assert Booking.objects.count() == 0
+    assert Series.objects.count() == 0
+    assert BookingEvent.objects.count() == 0
+    assert Notification.objects.count() == 0
+
+
+WEEKLY = pytest.mark.parametrize("weekly", [False, True], ids=["once", "weekly"])
+
+
+def repeat(day, weekly: bool) -> dict:
+    return {"repeat_until": week(day, 3).isoformat()} if weekly else {}
+
+
+@WEEKLY
+def test_a_resource_deleted_after_the_page_found_it_is_a_400_and_nothing_written(
+    weekly, county_teacher, term_lab, day, plain_calendar
+):
+    """Deleted (by its school's admin) after the page found it, before the service read it: the
+    answer a moment later would have been, not a 500."""
+    with after_the_page_found_the_resource(lambda: Resource.objects.filter(pk=term_lab.pk).delete()):
+        response = book(web(county_teacher), day, term_lab, **repeat(day, weekly))
+    assert response.status_code == 400
+    assert book_errors(response) == ["That resource was not found."]
+    assert 'id="search-form"' in response.content.decode()
+    assert not Resource.objects.filter(pk=term_lab.pk).exists()
+    nothing_booked()
+
+
+def test_a_resource_retired_after_the_page_found_it_is_a_400_with_the_rule(county_teacher, lab, day):
+    with after_the_page_found_the_resource(
+        lambda: Resource.objects.filter(pk=lab.pk).update(status="retired")
+    ):
+        response = book(web(county_teacher), day, lab)
+    assert response.status_code == 400
+    assert book_errors(response) == ["This resource is no longer in use."]
+    nothing_booked()
+
+
+@WEEKLY
+def test_a_database_guard_the_services_do_not_check_is_a_409_and_nothing_written(
+    weekly, county_teacher, term_lab, day, plain_calendar
+):
+    """An integrity error other than the overlap constraint (here a check constraint, 23514 on
+    PostgreSQL): the API's 409 `conflict`, on the page; a weekly booking is rolled back whole."""
+    with database_guard(Booking, "purpose", "guarded"):
+        response = book(web(county_teacher), day, term_lab, purpose="guarded", **repeat(day, weekly))
+    assert response.status_code == 409
+    assert book_errors(response) == [CONFLICT, "Nothing was booked."]
+    assert 'id="search-form"' in response.content.decode()
+    nothing_booked()
+
+
+@WEEKLY
+@pytest.mark.django_db(transaction=True)  # a foreign key is checked when the transaction commits
+def test_the_account_deleted_while_booking_is_a_409_and_nothing_written(
+    weekly, county_teacher, term_lab, day, plain_calendar
+):
+    """The teacher's account deleted (committed) while their booking is being written: the
+    booking's foreign key fails at COMMIT (23503 on PostgreSQL) and the transaction rolls back; a
+    weekly booking meets the missing row already when it reads its first booking back."""
+    client = web(county_teacher)
+    with after_the_page_found_the_resource(lambda: User.objects.filter(pk=county_teacher.pk).delete()):
+        response = book(client, day, term_lab, **repeat(day, weekly))
+    assert response.status_code == 409
+    assert book_errors(response) == [CONFLICT, "Nothing was booked."]
+    assert not User.objects.filter(pk=county_teacher.pk).exists()
+    nothing_booked()
+
+
+@pytest.mark.postgres  # statement_timeout is PostgreSQL's
+@pytest.mark.django_db(transaction=True)  # another connection holds the resource's row
+def test_a_booking_that_waits_past_the_statement_timeout_is_a_503_to_try_again(county_teacher, lab, day):
+    """Another transaction holds the resource's row longer than the statement timeout allows:
+    the API's 503 busy (nothing was decided; try again), with Retry-After."""
+    import psycopg
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]
+    )
+    try:
+        other.execute(f'SELECT 1 FROM "{Resource._meta.db_table}" WHERE id = %s FOR UPDATE', [lab.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 300")
+        try:
+            response = book(web(county_teacher), day, lab)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+    finally:
+        other.rollback()
+        other.close()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert book_errors(response) == [BUSY, "Nothing was booked."]
+    nothing_booked()
+    assert book(web(county_teacher), day, lab).status_code == 302  # and when it is free again
+
+
+@pytest.mark.postgres  # statement_timeout is PostgreSQL's
+def test_a_search_past_its_statement_timeout_is_a_503_to_try_again(county_teacher, day, settings):
+    for _i in range(60):
+        ResourceFactory(shared=True, max_advance_days=60)
+    query = search(day, periods=None, duration=45, date_to=(day + dt.timedelta(days=20)).isoformat())
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 1
+    response = web(county_teacher).get("/book/", query)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    page = response.content.decode()
+    assert f'<p class="error" role="alert" id="search-error">{BUSY}</p>' in page
+    assert 'id="search-form"' in page  # the search is still filled in, to send again
+    assert 'id="results"' not in page
+    settings.SEARCH_STATEMENT_TIMEOUT_MS = 20_000
+    assert web(county_teacher).get("/book/", query).status_code == 200
+
+
+def test_a_database_guard_refusing_a_cancellation_is_a_409_and_changes_nothing(county_teacher, lab, day):
+    booking = booking_at(county_teacher, lab, local(day, 9))
+    with database_guard(BookingEvent, "reason", "guarded"):
+        response = web(county_teacher).post(f"/bookings/{booking.pk}/cancel/", {"reason": "guarded"})
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert f'id="cancel-error">{CONFLICT} Nothing was changed.</p>' in page
+    booking.refresh_from_db()
+    assert booking.status == "approved"
+    assert not BookingEvent.objects.exists()
+
+
+def test_a_database_guard_refusing_a_check_in_is_a_409_and_changes_nothing(county_teacher, lab):
+    booking = booking_at(county_teacher, lab, timezone.now() + dt.timedelta(minutes=10))
+    with database_guard(BookingEvent, "to_status", "checked_in"):
+        response = web(county_teacher).post(check_in_path(booking))
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert f'id="check-in-error">{CONFLICT} Nothing was changed.</p>' in page
+    booking.refresh_from_db()
+    assert (booking.status, booking.checked_in_at) == ("approved", None)
+    assert not BookingEvent.objects.exists()
+
+
+def test_what_the_database_refused_is_said_in_chinese(county_teacher, lab, day, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    with database_guard(Booking, "purpose", "guarded"):
+        response = book(web(county_teacher), day, lab, purpose="guarded", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 409
+    assert book_errors(response) == ["请求与数据的当前状态冲突。", "未进行任何预约。"]
+    nothing_booked()
