@@ -111,7 +111,34 @@ def validation_error_body(error: DjangoValidationError) -> tuple[dict, int]:
     return body, status_for({code})
 
 
+def _encodable(data):
+    """`data` with its lone surrogates replaced by "?". A JSON string may escape one ("\\ud800"),
+    and an error body may quote the client's value back ('"\\ud800" is not a valid choice.'),
+    which cannot be written as UTF-8: the 400 would become a 500 while being rendered."""
+    if isinstance(data, str):
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            fixed = data.encode("utf-8", "replace").decode()
+            if isinstance(data, exceptions.ErrorDetail):
+                return exceptions.ErrorDetail(fixed, data.code)
+            return fixed
+        return data
+    if isinstance(data, dict):
+        return {_encodable(key): _encodable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_encodable(value) for value in data]
+    return data
+
+
 def api_exception_handler(exc, context):
+    response = _exception_response(exc, context)
+    if response is not None:
+        response.data = _encodable(response.data)
+    return response
+
+
+def _exception_response(exc, context):
     if isinstance(exc, DatabaseError):
         exc = database_refusal(exc) or exc
     if isinstance(exc, DjangoValidationError):
