@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from booking.models import CustodyEvent, Handover, Placement, RotationPlan, RotationRequest
 from booking.rotation import services
 from config.api import object_or_404, paginate
+from equipment.api.serializers import SlugRelatedField
 from equipment.models import Asset, CatalogItem, Resource
 
 
@@ -28,7 +29,7 @@ class IsCentre(BasePermission):
 
 
 class RequestSerializer(serializers.ModelSerializer):
-    kit_type = serializers.SlugRelatedField(
+    kit_type = SlugRelatedField(
         slug_field="code", queryset=CatalogItem.objects.all(), required=False, allow_null=True
     )
     kit = serializers.PrimaryKeyRelatedField(

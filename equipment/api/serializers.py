@@ -1,3 +1,4 @@
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -6,6 +7,18 @@ from equipment.models import Asset, CatalogItem, Interface, MaintenanceTicket, O
 from schools.models import Qualification
 
 HHMM = {"format": "%H:%M", "input_formats": ["%H:%M", "%H:%M:%S"]}
+
+
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's SlugRelatedField, refusing a NUL character before it asks the database: PostgreSQL
+    cannot even compare a text with one (a DataError, a 500), and no code holds one."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            raise serializers.ValidationError(
+                ProhibitNullCharactersValidator.message, code=ProhibitNullCharactersValidator.code
+            )
+        return super().to_internal_value(data)
 
 
 class OpeningHoursSerializer(serializers.ModelSerializer):
@@ -55,10 +68,10 @@ class ResourceInputSerializer(serializers.ModelSerializer):
         max_length=100,
         help_text=_("interface codes"),
     )
-    required_qualification = serializers.SlugRelatedField(
+    required_qualification = SlugRelatedField(
         slug_field="code", queryset=Qualification.objects.all(), required=False, allow_null=True
     )
-    kit_type = serializers.SlugRelatedField(
+    kit_type = SlugRelatedField(
         slug_field="code",
         queryset=CatalogItem.objects.filter(category="kit"),
         required=False,
@@ -110,7 +123,7 @@ class AssetOutputSerializer(serializers.ModelSerializer):
 
 
 class AssetInputSerializer(serializers.ModelSerializer):
-    catalog_item = serializers.SlugRelatedField(slug_field="code", queryset=CatalogItem.objects.all())
+    catalog_item = SlugRelatedField(slug_field="code", queryset=CatalogItem.objects.all())
     resource = serializers.PrimaryKeyRelatedField(
         source="space", queryset=Resource.objects.exclude(kind="mobile_kit"), required=False, allow_null=True
     )
