@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -118,7 +119,8 @@ class ResourceCompatibilityApi(APIView):
                 {"item": ValidationError(_("Give exactly one of 'item' or 'kit'."), code="required")}
             )
         if code:
-            item = CatalogItem.objects.filter(code=code[:20]).first()
+            # PostgreSQL cannot compare a text holding NUL (a DataError), and no code holds one.
+            item = CatalogItem.objects.filter(code=code[:20]).first() if "\x00" not in code else None
             if item is None:
                 raise ValidationError(
                     {
@@ -166,6 +168,12 @@ class CatalogDetailApi(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return selectors.catalog_list()
+
+    def get_object(self):
+        # No code holds a NUL character, and PostgreSQL cannot even compare one (a DataError).
+        if "\x00" in self.kwargs["code"]:
+            raise Http404
+        return super().get_object()
 
 
 class InterfaceListApi(generics.ListAPIView):
