@@ -57,7 +57,8 @@ def _date(value, field):
 def _id(value, field):
     if value in (None, ""):
         return None
-    if not str(value).isdigit() or len(str(value)) > 18:
+    # ASCII digits only: "²" and "١٢" are digits to str.isdigit(), and int() refuses the first.
+    if not (str(value).isascii() and str(value).isdigit()) or len(str(value)) > 18:
         raise ValidationError({field: ValidationError(_("Give a numeric id."), code="invalid")})
     return int(value)
 

@@ -380,7 +380,7 @@ class CustodyApi(generics.GenericAPIView):
                 raise ValidationError(_("This kit has not been at your school."), code="forbidden")
         asset = request.query_params.get("asset")
         if asset:
-            if not asset.isdigit():
+            if not (asset.isascii() and asset.isdigit()):  # "²".isdigit() too, but int() refuses it
                 raise ValidationError({"asset": ValidationError(_("Give a numeric id."), code="invalid")})
             qs = qs.filter(asset_id=int(asset))
         return paginate(self, request, qs, CustodySerializer)

@@ -329,7 +329,7 @@ class TicketSlaApi(APIView):
             )
         school = request.query_params.get("school")
         if school:
-            if not school.isdigit():
+            if not (school.isascii() and school.isdigit()):  # "²".isdigit() too, but int() refuses it
                 raise ValidationError(
                     {"school": ValidationError(_("A school id is a number."), code="invalid")}
                 )
