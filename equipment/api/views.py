@@ -13,7 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import object_or_404, paginate
+from config.api import check_date_range, object_or_404, paginate
 from equipment import selectors, services
 from equipment.models import Asset, CatalogItem, Interface, MaintenanceTicket, Resource
 from schools.api.permissions import IsAdminOrAnalyst, ReadAnyWriteAdmins
@@ -296,11 +296,13 @@ def _parse_date(value: str | None, field: str) -> dt.date | None:
     try:
         if len(value) != 10:
             raise ValueError(value)
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationError(
             {field: ValidationError(_("Enter a date as YYYY-MM-DD."), code="invalid")}
         ) from None
+    # Like every query date of the API: date_to=9999-12-31 overflowed at the day after it.
+    return check_date_range(day, field)
 
 
 class TicketSlaApi(APIView):
