@@ -9,6 +9,18 @@ from equipment.models import Resource
 _DATETIME = serializers.DateTimeField()
 
 
+class DateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField, answering its own 400 'Datetime value out of range.' for a naive time
+    too close to year 1 to exist in UTC once placed in Asia/Shanghai: DRF checks the time it made
+    aware by converting it to UTC, which raised OverflowError (a 500) for 0001-01-01T00:00."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
 class BookingOutputSerializer(serializers.Serializer):
     # Declared, not a ModelSerializer: building the fields from the model on every instance was
     # about a tenth of a booking POST's CPU (docs/benchmarks.md, booking over HTTP). The fields
@@ -105,8 +117,8 @@ def booking_output(booking: Booking, user, request=None) -> dict:
 
 class BookingCreateInputSerializer(serializers.Serializer):
     resource = serializers.PrimaryKeyRelatedField(queryset=Resource.objects.none())
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = DateTimeField(required=False)
+    end = DateTimeField(required=False)
     date = serializers.DateField(required=False)
     periods = serializers.CharField(required=False, max_length=10)
     class_size = serializers.IntegerField(min_value=1, max_value=5000)
@@ -183,8 +195,8 @@ class ClosureSerializer(serializers.ModelSerializer):
 
 class SeriesCreateInputSerializer(serializers.Serializer):
     resource = serializers.PrimaryKeyRelatedField(queryset=Resource.objects.none())
-    start = serializers.DateTimeField(required=False, help_text=_("start of the first occurrence"))
-    end = serializers.DateTimeField(required=False, help_text=_("end of the first occurrence"))
+    start = DateTimeField(required=False, help_text=_("start of the first occurrence"))
+    end = DateTimeField(required=False, help_text=_("end of the first occurrence"))
     date = serializers.DateField(required=False, help_text=_("date of the first occurrence (with periods)"))
     periods = serializers.CharField(required=False, max_length=10)
     rrule = serializers.CharField(max_length=500, help_text=_("RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=8"))
