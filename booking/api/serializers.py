@@ -1,9 +1,12 @@
+import datetime as dt
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from booking import checkin
 from booking.models import Booking, BookingStatus, Closure
+from config.api import check_date_range
 from equipment.models import Resource
 
 _DATETIME = serializers.DateTimeField()
@@ -208,7 +211,16 @@ class SeriesCreateInputSerializer(serializers.Serializer):
         default=False, help_text=_("wait on the waitlist for occurrences lost to a conflict")
     )
 
-    validate = BookingCreateInputSerializer.validate
+    def validate(self, attrs):
+        attrs = BookingCreateInputSerializer.validate(self, attrs)
+        # The rule is expanded from the first occurrence (booking.recurrence): from one near year
+        # 9999 it ran past the last year a datetime holds (OverflowError, a 500). Like every date
+        # the API reads, the first occurrence is between 2000 and 2100.
+        for field in ("start", "end", "date"):
+            if field in attrs:
+                value = attrs[field]
+                check_date_range(value.date() if isinstance(value, dt.datetime) else value, field)
+        return attrs
 
 
 class OccurrenceSerializer(serializers.Serializer):
