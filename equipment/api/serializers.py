@@ -30,6 +30,16 @@ class OpeningHoursSerializer(serializers.ModelSerializer):
         model = OpeningHours
         fields = ["weekday", "start", "end"]
 
+    def validate(self, attrs):
+        # A PATCH of a resource is partial, and DRF carries that into this list, letting {} through
+        # (KeyError, a 500): the new hours replace the old, so each range needs all three fields.
+        missing = [name for name in self.Meta.fields if name not in attrs]
+        if missing:
+            raise serializers.ValidationError(
+                {name: [self.fields[name].error_messages["required"]] for name in missing}, code="required"
+            )
+        return attrs
+
 
 class InterfaceSerializer(serializers.ModelSerializer):
     class Meta:
