@@ -77,6 +77,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="notifications",
         verbose_name=_("recipient"),
+        db_index=False,  # notif_recipient_created_idx leads with it
     )
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     booking = models.ForeignKey(
@@ -91,7 +92,9 @@ class Notification(models.Model):
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("body"))
     ics = models.TextField(_("iCalendar attachment"), blank=True)
-    dedupe_key = models.CharField(_("event key"), max_length=255, unique=True)
+    # Unique by a constraint in Meta, not unique=True: on PostgreSQL that would add a second,
+    # pattern-matching (LIKE) index that nothing queries, written with every notification.
+    dedupe_key = models.CharField(_("event key"), max_length=255)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # Delivery bookkeeping. sending_at is the claim of one delivery run; a stale claim (a worker
     # that died mid-send) may be taken over after the claim timeout.
@@ -112,6 +115,7 @@ class Notification(models.Model):
             # The sweeper's scan: only the (few) unsent rows are in this index.
             models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="notif_unsent_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="notif_dedupe_key_unique")]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient_id}"
