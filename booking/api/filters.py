@@ -1,12 +1,13 @@
 import django_filters
 
 from booking.models import Booking, BookingStatus, Closure
+from config.filters import IsoDateTimeFilter
 
 
 class BookingFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=BookingStatus.choices)
-    start_after = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
-    start_before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+    start_after = IsoDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = IsoDateTimeFilter(field_name="start", lookup_expr="lt")
 
     class Meta:
         model = Booking

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from config.filters import StrictBooleanFilter
+from config.filters import IdFilter, IsoDateTimeFilter, StrictBooleanFilter
 from equipment.models import Asset, CatalogItem, MaintenanceTicket, Resource, Subject
 from schools.models import District
 
@@ -14,7 +14,7 @@ class ResourceFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Resource.Kind.choices)
     subject = django_filters.ChoiceFilter(choices=Subject.choices)
     status = django_filters.ChoiceFilter(choices=Resource.Status.choices)
-    district = django_filters.NumberFilter(field_name="school__district_id", label=_("district"))
+    district = IdFilter(field_name="school__district_id", label=_("district"))
     is_county = StrictBooleanFilter(method="filter_is_county", label=_("county school"))
     shared = StrictBooleanFilter(field_name="shared")
     capacity_min = django_filters.NumberFilter(
@@ -62,8 +62,8 @@ class AssetFilter(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(
         field_name="catalog_item__category", choices=CatalogItem.Category.choices
     )
-    resource = django_filters.NumberFilter(field_name="space_id")
-    kit = django_filters.NumberFilter(field_name="kit_id")
+    resource = IdFilter(field_name="space_id")
+    kit = IdFilter(field_name="kit_id")
     in_store = StrictBooleanFilter(method="filter_in_store", label=_("in the store"))
     search = django_filters.CharFilter(method="filter_search", max_length=100, label=_("search"))
 
@@ -89,8 +89,8 @@ class TicketFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=MaintenanceTicket.Status.choices)
     severity = django_filters.ChoiceFilter(choices=MaintenanceTicket.Severity.choices)
     overdue = StrictBooleanFilter(method="filter_overdue", label=_("overdue"))
-    reported_after = django_filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
-    reported_before = django_filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
+    reported_after = IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
+    reported_before = IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
 
     class Meta:
         model = MaintenanceTicket
