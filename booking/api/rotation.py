@@ -382,5 +382,6 @@ class CustodyApi(generics.GenericAPIView):
         if asset:
             if not (asset.isascii() and asset.isdigit()):  # "²".isdigit() too, but int() refuses it
                 raise ValidationError({"asset": ValidationError(_("Give a numeric id."), code="invalid")})
-            qs = qs.filter(asset_id=int(asset))
+            # No asset has an id past 64 bits, and SQLite cannot compare one (OverflowError).
+            qs = qs.filter(asset_id=int(asset)) if int(asset) < 2**63 else qs.none()
         return paginate(self, request, qs, CustodySerializer)
