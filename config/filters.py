@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from config.api import MAX_YEAR, MIN_YEAR
 
@@ -40,6 +42,7 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _BoundedIsoDateTimeField
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
     """An id: a whole number a 64-bit integer column holds. SQLite cannot even compare a larger
     one with a foreign key column (OverflowError, a 500); django-filter's NumberFilter reads any
