@@ -15,6 +15,8 @@ from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from config.api import MAX_YEAR
+
 MAX_OCCURRENCES = 100
 MAX_RULE_LENGTH = 500
 ALLOWED_FREQUENCIES = {"DAILY": DAILY, "WEEKLY": WEEKLY, "MONTHLY": MONTHLY, "YEARLY": YEARLY}
@@ -104,7 +106,14 @@ def occurrences(
     local_first_end = first_end.astimezone(tz).replace(tzinfo=None)
     duration = local_first_end - local_first
     rule = parse_rule(text, local_first, tz)
-    return [(s.replace(tzinfo=tz), (s + duration).replace(tzinfo=tz)) for s in expand(rule)]
+    out = []
+    for s in expand(rule):
+        # A rule may leap centuries (FREQ=YEARLY;INTERVAL=7973): no booking lies beyond the dates
+        # the API accepts, and an end past the year 9999 would not even be a datetime.
+        if s.year > MAX_YEAR or (s + duration).year > MAX_YEAR:
+            raise _invalid(_("The recurrence rule reaches beyond the year %(year)s.") % {"year": MAX_YEAR})
+        out.append((s.replace(tzinfo=tz), (s + duration).replace(tzinfo=tz)))
+    return out
 
 
 def weekdays_of(starts: list[tuple[dt.datetime, dt.datetime]]) -> set[int]:

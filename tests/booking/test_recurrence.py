@@ -80,6 +80,9 @@ def test_a_dst_observing_requester_does_not_shift_shanghai_occurrences():
         ("FREQ=DAILY;UNTIL=20300101", "too_many_occurrences"),
         ("FREQ=WEEKLY;COUNT=3;" + "BYDAY=MO;" * 100, "invalid_rrule"),
         ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3", "invalid_rrule"),
+        # leaps past the dates the API accepts, and past the year 9999 (was an OverflowError)
+        ("FREQ=YEARLY;INTERVAL=80;COUNT=2", "invalid_rrule"),
+        ("FREQ=YEARLY;INTERVAL=7973;COUNT=2", "invalid_rrule"),
     ],
 )
 def test_bad_rules_name_the_problem(rule, code):
@@ -112,3 +115,12 @@ def test_every_occurrence_keeps_the_local_time_whatever_the_senders_offset(count
     for i, (s, e) in enumerate(got):
         assert s == first_local + dt.timedelta(weeks=i * interval)
         assert e - s == dt.timedelta(hours=1)
+
+
+def test_an_occurrence_ending_on_the_last_day_the_api_accepts_is_kept_one_after_is_refused():
+    first = dt.datetime(2099, 12, 31, 8, tzinfo=SH)
+    got = occurrences("FREQ=YEARLY;COUNT=2", first, first + dt.timedelta(hours=1), SH)
+    assert got[-1][0].year == 2100
+    with pytest.raises(ValidationError) as err:
+        occurrences("FREQ=YEARLY;COUNT=3", first, first + dt.timedelta(hours=1), SH)
+    assert err.value.error_dict["rrule"][0].code == "invalid_rrule"
