@@ -102,6 +102,7 @@ def fetch_prepared(sql: str, params) -> list[tuple]:
     return rows
 
 
+_DONE = {pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK}  # rows, or a statement without any
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 _names = itertools.count(1)
 
@@ -174,7 +175,7 @@ class _Prepared:
         with raw.lock:
             if not begin and name is not None:
                 result = pgconn.exec_prepared(name, dumped)
-                if result.status != pq.ExecStatus.TUPLES_OK:
+                if result.status not in _DONE:
                     self._failed(sql, result)
             else:
                 result = self._pipeline(sql, query, name, dumped, begin)
@@ -212,13 +213,15 @@ class _Prepared:
                 results.append(result)
         finally:
             pgconn.exit_pipeline_mode()
+        if len(results) < 1 + fresh + begin:
+            raise psycopg.OperationalError("the server answered the pipeline with fewer results than asked")
         executed = results[-1]
         if fresh and results[-2].status == pq.ExecStatus.COMMAND_OK:
             self.names[sql] = name
         for result in results:
             if result.status == pq.ExecStatus.FATAL_ERROR:
                 self._failed(sql, result)
-        if executed.status != pq.ExecStatus.TUPLES_OK:
+        if executed.status not in _DONE:
             self._failed(sql, executed)
         return executed
 
