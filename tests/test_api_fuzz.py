@@ -323,8 +323,8 @@ GROUPS = {
 }
 
 # Fields an endpoint reads that its schema does not describe (found by reading the views).
-UNDOCUMENTED_QUERY = {"/api/v1/rotation/kits/{id}/custody/": ("asset",)}
-UNDOCUMENTED_BODY = {"/api/v1/bookings/{id}/check-in/": {"code": ""}}
+UNDOCUMENTED_QUERY: dict[str, tuple[str, ...]] = {}
+UNDOCUMENTED_BODY: dict[str, dict] = {}
 
 
 def _properties(body_schema) -> dict[str, dict]:

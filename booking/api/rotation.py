@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -367,7 +367,10 @@ class CustodyApi(generics.GenericAPIView):
     def get_queryset(self):
         return CustodyEvent.objects.none()
 
-    @extend_schema(responses=CustodySerializer(many=True))
+    @extend_schema(
+        responses=CustodySerializer(many=True),
+        parameters=[OpenApiParameter("asset", int, description="only this asset's custody events")],
+    )
     def get(self, request, pk):
         kit = object_or_404(Resource.objects.filter(kind="mobile_kit"), pk=pk)
         user = request.user

@@ -254,7 +254,13 @@ def _action(name, fn, serializer=ReasonInputSerializer, doc=""):
         (_BookingActionApi,),
         {"service": staticmethod(fn), "input_serializer": serializer, "__doc__": doc},
     )
-    cls.post = extend_schema(request=serializer, responses=BookingOutputSerializer)(cls.post)
+
+    # A function of this class's own: extend_schema records the request body on the function, and
+    # the inherited one is shared by every action (the schema gave them all the last one's body).
+    def post(self, request, pk):
+        return _BookingActionApi.post(self, request, pk)
+
+    cls.post = extend_schema(request=serializer, responses=BookingOutputSerializer)(post)
     return cls
 
 
