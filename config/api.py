@@ -29,6 +29,18 @@ def check_date_range(day: dt.date, field: str) -> dt.date:
     return day
 
 
+def query_id(value, field: str, message: str | None = None) -> int | None:
+    """A query parameter holding an id: None when absent, its int when ASCII digits, else 400 naming
+    `field`. ASCII only: "²" and "١٢" are digits to str.isdigit(), and int() refuses the first. The
+    int may exceed 64 bits: each caller says what such an id means (no row has one)."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        raise ValidationError({field: ValidationError(message or _("Give a numeric id."), code="invalid")})
+    return int(text)
+
+
 def object_or_404(queryset, **lookup):
     """get_object_or_404 that also answers 404 for malformed ids (e.g. /schools/abc/)."""
     try:

@@ -7,6 +7,7 @@ import select
 import time
 import weakref
 from collections.abc import Callable, Collection
+from typing import NamedTuple
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -107,10 +108,15 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 _names = itertools.count(1)
 
 
+class _Statement(NamedTuple):
+    query: bytes  # with $n placeholders
+    names: tuple[str, ...] | None  # the parameters' names in $n order; None: positional
+    formats: list  # text format for each parameter
+
+
 @functools.cache
-def _converted(sql: str) -> tuple[bytes, tuple[str, ...] | int]:
-    """The statement with $n placeholders, and the parameter names in $n order (or their count when
-    they are positional), as psycopg would convert it."""
+def _converted(sql: str) -> _Statement:
+    """The statement as psycopg would convert it: %(name)s and %s to $n, %% to %."""
     names: list[str] = []
     count = 0
 
@@ -129,7 +135,9 @@ def _converted(sql: str) -> tuple[bytes, tuple[str, ...] | int]:
     query = _PLACEHOLDER.sub(number, sql)
     if names and count:
         raise ValueError("a statement takes named or positional parameters, not both")
-    return query.encode(), tuple(names) if names else count
+    return _Statement(
+        query.encode(), tuple(names) if names else None, [PyFormat.TEXT] * (len(names) or count)
+    )
 
 
 class _Prepared:
@@ -158,27 +166,21 @@ class _Prepared:
 
     def run(self, sql: str, params) -> list[tuple]:
         raw, pgconn = self.raw, self.raw.pgconn
-        query, order = _converted(sql)
-        values = [params[name] for name in order] if isinstance(order, tuple) else list(params)
-        if not isinstance(order, tuple) and len(values) != order:
-            raise TypeError(f"the statement takes {order} parameters, {len(values)} given")
+        statement = _converted(sql)
+        values = [params[name] for name in statement.names] if statement.names else list(params)
+        if len(values) != len(statement.formats):
+            raise TypeError(f"the statement takes {len(statement.formats)} parameters, {len(values)} given")
         tx = self.transformer
-        dumped = tx.dump_sequence(values, [PyFormat.TEXT] * len(values))
+        dumped = tx.dump_sequence(values, statement.formats)
         name = self.names.get(sql)
         begin = not raw.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE
-        if begin and (
-            raw.isolation_level is not None or raw.read_only is not None or raw.deferrable is not None
-        ):
-            # psycopg's BEGIN would carry these; not needed here so far: start it the usual way
-            raw.execute("SELECT 1")
-            begin = False
         with raw.lock:
             if not begin and name is not None:
                 result = pgconn.exec_prepared(name, dumped)
                 if result.status not in _DONE:
                     self._failed(sql, result)
             else:
-                result = self._pipeline(sql, query, name, dumped, begin)
+                result = self._pipeline(sql, statement.query, name, dumped, begin)
             tx.set_pgresult(result)
             return tx.load_rows(0, result.ntuples, tuple)
 
@@ -192,7 +194,8 @@ class _Prepared:
         pgconn.enter_pipeline_mode()
         try:
             if begin:
-                pgconn.send_query_params(b"BEGIN", None)
+                # psycopg's own BEGIN, with the connection's isolation level and read-only flags
+                pgconn.send_query_params(self.raw._get_tx_start_command(), None)
             if fresh:
                 pgconn.send_prepare(name, query)
             pgconn.send_query_prepared(name, dumped)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from booking import metrics, reports
 from booking.models import MonthlyReport
-from config.api import check_date_range, object_or_404, paginate
+from config.api import check_date_range, object_or_404, paginate, query_id
 from equipment.models import Resource
 
 from .serializers import (
@@ -55,12 +55,10 @@ def _date(value, field):
 
 
 def _id(value, field):
-    if value in (None, ""):
-        return None
-    # ASCII digits only: "²" and "١٢" are digits to str.isdigit(), and int() refuses the first.
-    if not (str(value).isascii() and str(value).isdigit()) or len(str(value)) > 18:
+    found = query_id(value, field)
+    if found is not None and len(str(value)) > 18:  # no id has 19 digits: a 400 as for any bad id
         raise ValidationError({field: ValidationError(_("Give a numeric id."), code="invalid")})
-    return int(value)
+    return found
 
 
 class UtilisationApi(APIView):

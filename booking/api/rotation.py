@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from booking.models import CustodyEvent, Handover, Placement, RotationPlan, RotationRequest
 from booking.rotation import services
-from config.api import object_or_404, paginate
+from config.api import object_or_404, paginate, query_id
 from equipment.api.serializers import SlugRelatedField
 from equipment.models import Asset, CatalogItem, Resource
 
@@ -381,10 +381,8 @@ class CustodyApi(generics.GenericAPIView):
             )
             if kit.school_id != user.school_id and not involved.exists():
                 raise ValidationError(_("This kit has not been at your school."), code="forbidden")
-        asset = request.query_params.get("asset")
-        if asset:
-            if not (asset.isascii() and asset.isdigit()):  # "²".isdigit() too, but int() refuses it
-                raise ValidationError({"asset": ValidationError(_("Give a numeric id."), code="invalid")})
+        asset = query_id(request.query_params.get("asset"), "asset")
+        if asset is not None:
             # No asset has an id past 64 bits, and SQLite cannot compare one (OverflowError).
-            qs = qs.filter(asset_id=int(asset)) if int(asset) < 2**63 else qs.none()
+            qs = qs.filter(asset_id=asset) if asset < 2**63 else qs.none()
         return paginate(self, request, qs, CustodySerializer)

@@ -13,7 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import check_date_range, object_or_404, paginate
+from config.api import check_date_range, object_or_404, paginate, query_id
 from equipment import selectors, services
 from equipment.models import Asset, CatalogItem, Interface, MaintenanceTicket, Resource
 from schools.api.permissions import IsAdminOrAnalyst, ReadAnyWriteAdmins
@@ -329,12 +329,8 @@ class TicketSlaApi(APIView):
             qs = qs.filter(
                 reported_at__lt=dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tzinfo=tz)
             )
-        school = request.query_params.get("school")
-        if school:
-            if not (school.isascii() and school.isdigit()):  # "²".isdigit() too, but int() refuses it
-                raise ValidationError(
-                    {"school": ValidationError(_("A school id is a number."), code="invalid")}
-                )
+        school = query_id(request.query_params.get("school"), "school", _("A school id is a number."))
+        if school is not None:
             # No school has an id past 64 bits, and SQLite cannot compare one (OverflowError).
-            qs = qs.filter(school_id=int(school)) if int(school) < 2**63 else qs.none()
+            qs = qs.filter(school_id=school) if school < 2**63 else qs.none()
         return Response(SlaOutputSerializer(selectors.sla_summary(qs)).data)
